@@ -1,0 +1,84 @@
+/* tolk-server configuration: the INI file of DESIGN.md, parsed with libinih.
+ *
+ * config.c holds one table that defines every key of [server] and [audio] and of each
+ * [channel ID] section, with its default, range and help text; config/tolk.conf documents the
+ * same keys. Loading runs on the main thread before anything starts; afterwards the struct is
+ * read-only and any thread may read it.
+ */
+#ifndef TOLK_CONFIG_H
+#define TOLK_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define TOLK_MAX_CHANNELS 32
+#define TOLK_ID_MAX 32
+
+enum tolk_source_kind {
+    TOLK_SOURCE_NONE,  /* no source of its own: always carries its fallback */
+    TOLK_SOURCE_INPUT, /* a device input: `input:N`, N from 1 */
+    TOLK_SOURCE_TONE,  /* `tone:HZ`: a sine */
+    TOLK_SOURCE_FILE,  /* `file:PATH`: a WAV file, looped */
+    TOLK_SOURCE_DEMO,  /* `demo`: built-in tone pattern that tells the channels apart */
+};
+
+struct tolk_source_spec {
+    enum tolk_source_kind kind;
+    int input;      /* TOLK_SOURCE_INPUT: 1-based device input */
+    double tone_hz; /* TOLK_SOURCE_TONE */
+    char path[PATH_MAX]; /* TOLK_SOURCE_FILE, resolved relative to the config file's folder */
+};
+
+struct tolk_channel_config {
+    char id[TOLK_ID_MAX]; /* `floor`, `en`, `fr`, ... (letters, digits, '-', '_') */
+    char name[64];        /* shown to delegates, in its own script */
+    char lang[16];        /* BCP 47 tag, empty for the floor */
+    struct tolk_source_spec source;
+    char fallback[TOLK_ID_MAX]; /* id of the channel carried when not live; "" for none */
+    int fallback_index;         /* resolved: index into channels[], -1 for none */
+    int line;                   /* line of the section header, for messages */
+};
+
+struct tolk_config {
+    char path[PATH_MAX];
+
+    /* [server] */
+    char listen_host[64];
+    int listen_port;
+    char public_url[256]; /* "" = derived from the first LAN address at start */
+    char tech_token[128];
+    char booth_pin[32];
+    int max_listeners;
+    char web_root[PATH_MAX]; /* "" = the client/web folder found next to the binary or source */
+    int threads;             /* network service threads; 0 = one per core */
+    int max_behind_ms;       /* a listener further behind skips to the live edge */
+
+    /* [audio] */
+    char device[128];
+    int sample_rate;
+    int frame_ms;
+    int bitrate;
+    int complexity;
+    int application; /* OPUS_APPLICATION_VOIP, _AUDIO or _RESTRICTED_LOWDELAY */
+
+    /* [channel ID] sections; the floor is always channels[0]. */
+    int channel_count;
+    struct tolk_channel_config channels[TOLK_MAX_CHANNELS];
+};
+
+/* Loads and validates path. On failure returns TOLK_ECONFIG (or -errno if the file can not be
+ * read) and writes "FILE:LINE: [section] key: problem" into err. */
+int tolk_config_load(struct tolk_config *cfg, const char *path, char *err, size_t errlen);
+
+/* The same from a string; name stands for the file in messages. For tests. */
+int tolk_config_parse_string(struct tolk_config *cfg, const char *name, const char *text,
+                             char *err, size_t errlen);
+
+/* Index of the channel with this id, or -1. */
+int tolk_config_channel_index(const struct tolk_config *cfg, const char *id);
+
+/* Writes every key with its default and range, for --help. */
+void tolk_config_print_keys(FILE *out);
+
+#endif

@@ -1,0 +1,56 @@
+/* The engine: one thread that ticks once per frame and turns captured audio into packets.
+ *
+ * Each tick: read one frame from the device (or pace by the clock when no device runs) and from
+ * each synthetic source → meters → router (live or fallback) → one Opus encoder per channel →
+ * the channel's packet ring → the tick hook (the network layer's lws_cancel_service()).
+ *
+ * Threads: create/start/stop/destroy on the main thread. The engine thread owns sources,
+ * encoders and the write side of the packet rings. Status is published through atomics that any
+ * thread may read with tolk_engine_channel_status().
+ */
+#ifndef TOLK_ENGINE_ENGINE_H
+#define TOLK_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine/packet_ring.h"
+
+struct tolk_engine;
+
+struct tolk_channel_status {
+    bool live;              /* carrying its own audio (not its fallback) */
+    bool signal;            /* its own source delivers audio (device running, or synthetic) */
+    int carry;              /* channel whose audio it carries, -1 = silence */
+    uint32_t state_version; /* changes whenever live/carry changes: listeners resend `state` */
+    float peak_db, rms_db;  /* of its own input, last frame */
+    bool clipped;           /* its own input clipped in the last second */
+    uint64_t frames;        /* frames encoded */
+};
+
+struct tolk_engine_stats {
+    bool device_running;
+    uint64_t device_overruns;
+    uint64_t ticks;
+    uint64_t late_ticks;    /* ticks that ran more than one frame after their deadline */
+    int64_t started_us;     /* wall time the engine started */
+};
+
+/* Creates sources, encoders and rings from cfg (which must outlive the engine). err gets a
+ * message naming the channel when a source can not be created. */
+int tolk_engine_create(struct tolk_engine **out, const struct tolk_config *cfg, char *err,
+                       size_t errlen);
+/* hook(arg) runs on the engine thread after each tick; it must not block. */
+int tolk_engine_start(struct tolk_engine *engine, void (*hook)(void *arg), void *arg);
+void tolk_engine_stop(struct tolk_engine *engine);
+void tolk_engine_destroy(struct tolk_engine *engine);
+
+/* Any thread. */
+const struct tolk_config *tolk_engine_config(const struct tolk_engine *engine);
+struct tolk_packet_ring *tolk_engine_packets(struct tolk_engine *engine, int channel);
+void tolk_engine_channel_status(const struct tolk_engine *engine, int channel,
+                                struct tolk_channel_status *out);
+void tolk_engine_stats(const struct tolk_engine *engine, struct tolk_engine_stats *out);
+
+#endif

@@ -1,0 +1,25 @@
+/* The network layer: libwebsockets on one port, one lws context and service thread per core.
+ *
+ * All contexts listen on the same address with SO_REUSEPORT, so the kernel spreads connections
+ * over the cores. Each serves the static pages of client/web, /api/status, and the /listen
+ * WebSocket (listener protocol v1, listen.c).
+ *
+ * Threads: create/destroy on the main thread. Each service thread owns its context and its
+ * connections. tolk_net_wake() is the one entry point from other threads (the engine's tick):
+ * it only calls lws_cancel_service() on each context.
+ */
+#ifndef TOLK_NET_NET_H
+#define TOLK_NET_NET_H
+
+struct tolk_config;
+struct tolk_engine;
+struct tolk_net;
+
+/* Binds the port and starts the service threads. Returns TOLK_ENET if the port can't be bound. */
+int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine);
+void tolk_net_destroy(struct tolk_net *net);
+
+/* Any thread, never blocks: new packets are ready. Signature fits tolk_engine_start()'s hook. */
+void tolk_net_wake(void *net);
+
+#endif
