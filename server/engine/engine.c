@@ -1,0 +1,362 @@
+/* The engine: captured audio → meters → router → Opus → packet rings, once per frame.
+ *
+ * Threads:
+ * - main thread: create, start, stop, destroy.
+ * - engine thread (engine_main): owns every `struct channel` field not marked published, the
+ *   sources, the encoders and the write side of the packet rings. It never allocates, locks or
+ *   logs once the loop runs.
+ * - any thread: reads the `published` atomics through tolk_engine_channel_status()/stats().
+ *
+ * Pacing: while the capture device runs, the device's own clock paces the ticks (a tick per
+ * captured frame, so no drift between card and server); otherwise, and whenever the device
+ * stalls for more than a frame, the monotonic clock does, so listeners never lose the stream.
+ */
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/device.h"
+#include "audio/source.h"
+#include "codec/encoder.h"
+#include "engine/meter.h"
+#include "engine/router.h"
+#include "tolk/clock.h"
+#include "tolk/error.h"
+#include "tolk/log.h"
+#include "tolk/protocol.h"
+
+#define CLIP_HOLD_MS 1000
+#define DEVICE_POLL_NS 1000000 /* 1 ms between looks at the capture ring */
+
+struct channel {
+    const struct tolk_channel_config *cfg;
+    struct tolk_source *source; /* synthetic source, or NULL */
+    int input;                  /* 0-based device input, or -1 */
+    struct tolk_encoder *encoder;
+    struct tolk_packet_ring *packets;
+    float *pcm;          /* this frame's own input */
+    bool live;           /* engine thread's copy of the last routed state */
+    int carry;
+    int clip_hold;       /* frames left to report a clip */
+
+    struct { /* published: written by the engine thread, read by any thread */
+        atomic_bool live, signal, clipped;
+        atomic_int carry;
+        atomic_uint state_version;
+        _Atomic float peak_db, rms_db;
+        atomic_uint_fast64_t frames;
+    } pub;
+};
+
+struct tolk_engine {
+    const struct tolk_config *cfg;
+    int count;
+    int frame_samples;
+    int64_t frame_ns;
+    struct channel ch[TOLK_MAX_CHANNELS];
+    float *silence;
+
+    struct tolk_device *device; /* NULL when no channel uses a device input */
+    int device_inputs;
+    float *device_frame; /* interleaved, device_inputs floats per sample */
+
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    void (*hook)(void *arg);
+    void *hook_arg;
+
+    struct { /* published */
+        atomic_uint_fast64_t ticks, late_ticks;
+        atomic_int_fast64_t started_us;
+    } pub;
+};
+
+static int create_channel(struct tolk_engine *e, int i, char *err, size_t errlen)
+{
+    const struct tolk_config *cfg = e->cfg;
+    struct channel *ch = &e->ch[i];
+    ch->cfg = &cfg->channels[i];
+    ch->input = -1;
+    ch->carry = -2; /* differs from any real route: the first tick publishes the state */
+
+    ch->pcm = calloc((size_t)e->frame_samples, sizeof(float));
+    if (!ch->pcm)
+        return -ENOMEM;
+
+    const struct tolk_source_spec *spec = &ch->cfg->source;
+    if (spec->kind == TOLK_SOURCE_INPUT) {
+        ch->input = spec->input - 1;
+        if (spec->input > e->device_inputs)
+            e->device_inputs = spec->input;
+    } else if (spec->kind != TOLK_SOURCE_NONE) {
+        char why[256] = "";
+        int rc = tolk_source_create(&ch->source, spec, i, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "channel %s: %s", ch->cfg->id, why[0] ? why : tolk_strerror(rc));
+            return rc;
+        }
+    }
+
+    int rc = tolk_encoder_create(&ch->encoder, cfg->sample_rate, e->frame_samples, cfg->bitrate,
+                                 cfg->complexity, cfg->application);
+    if (rc < 0) {
+        snprintf(err, errlen, "channel %s: cannot create the Opus encoder", ch->cfg->id);
+        return rc;
+    }
+    /* Twice the distance a listener may fall behind, so a reader that is just within its bound
+     * still finds its packets. */
+    unsigned slots = (unsigned)(2 * cfg->max_behind_ms / cfg->frame_ms + 16);
+    return tolk_packet_ring_create(&ch->packets, slots);
+}
+
+int tolk_engine_create(struct tolk_engine **out, const struct tolk_config *cfg, char *err,
+                       size_t errlen)
+{
+    *out = NULL;
+    struct tolk_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->cfg = cfg;
+    e->count = cfg->channel_count;
+    e->frame_samples = cfg->sample_rate / 1000 * cfg->frame_ms;
+    e->frame_ns = (int64_t)cfg->frame_ms * 1000000;
+
+    int rc = -ENOMEM;
+    e->silence = calloc((size_t)e->frame_samples, sizeof(float));
+    if (!e->silence)
+        goto fail;
+    for (int i = 0; i < e->count; i++) {
+        rc = create_channel(e, i, err, errlen);
+        if (rc < 0)
+            goto fail;
+    }
+    if (e->device_inputs > 0) {
+        rc = -ENOMEM;
+        e->device_frame = calloc((size_t)e->frame_samples * (size_t)e->device_inputs, sizeof(float));
+        if (!e->device_frame)
+            goto fail;
+    }
+    *out = e;
+    return 0;
+
+fail:
+    if (!err[0])
+        snprintf(err, errlen, "%s", tolk_strerror(rc));
+    tolk_engine_destroy(e);
+    return rc;
+}
+
+/* Gathers channel i's own audio for this frame; returns whether it has a signal. */
+static bool gather_input(struct tolk_engine *e, struct channel *ch, bool device_ok)
+{
+    if (ch->source) {
+        tolk_source_read(ch->source, ch->pcm, (size_t)e->frame_samples);
+        return true;
+    }
+    if (ch->input < 0 || !device_ok)
+        return false;
+    for (int s = 0; s < e->frame_samples; s++)
+        ch->pcm[s] = e->device_frame[s * e->device_inputs + ch->input];
+    return true;
+}
+
+static void publish_levels(struct tolk_engine *e, struct channel *ch, bool signal)
+{
+    struct tolk_levels lv = {TOLK_METER_FLOOR_DB, TOLK_METER_FLOOR_DB, false};
+    if (signal)
+        tolk_meter_measure(ch->pcm, (size_t)e->frame_samples, &lv);
+    if (lv.clipped)
+        ch->clip_hold = CLIP_HOLD_MS / e->cfg->frame_ms;
+    else if (ch->clip_hold > 0)
+        ch->clip_hold--;
+    atomic_store_explicit(&ch->pub.peak_db, lv.peak_db, memory_order_relaxed);
+    atomic_store_explicit(&ch->pub.rms_db, lv.rms_db, memory_order_relaxed);
+    atomic_store_explicit(&ch->pub.clipped, ch->clip_hold > 0, memory_order_relaxed);
+    atomic_store_explicit(&ch->pub.signal, signal, memory_order_relaxed);
+}
+
+static void publish_route(struct channel *ch, const struct tolk_route *route)
+{
+    bool live = !route->fallback;
+    if (live == ch->live && route->carry == ch->carry)
+        return;
+    ch->live = live;
+    ch->carry = route->carry;
+    atomic_store_explicit(&ch->pub.live, live, memory_order_relaxed);
+    atomic_store_explicit(&ch->pub.carry, route->carry, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ch->pub.state_version, 1, memory_order_release);
+}
+
+static void encode_channel(struct tolk_engine *e, struct channel *ch, const struct tolk_route *route,
+                           int64_t capture_us)
+{
+    uint8_t packet[TOLK_OPUS_MAX_PACKET];
+    const float *pcm = route->carry >= 0 ? e->ch[route->carry].pcm : e->silence;
+    int len = tolk_encoder_encode(ch->encoder, pcm, packet, sizeof packet);
+    if (len <= 0)
+        return; /* cannot happen with a valid frame size; the sequence simply skips nothing */
+    uint8_t flags = route->fallback ? TOLK_FLAG_FALLBACK : 0;
+    tolk_packet_ring_push(ch->packets, capture_us, flags, packet, (size_t)len);
+    atomic_fetch_add_explicit(&ch->pub.frames, 1, memory_order_relaxed);
+}
+
+/* One frame through the whole chain. device_ok: e->device_frame holds a fresh frame. */
+static void tick(struct tolk_engine *e, int64_t capture_us, bool device_ok)
+{
+    bool live[TOLK_MAX_CHANNELS];
+    int fallback[TOLK_MAX_CHANNELS];
+    struct tolk_route routes[TOLK_MAX_CHANNELS];
+
+    for (int i = 0; i < e->count; i++) {
+        struct channel *ch = &e->ch[i];
+        live[i] = gather_input(e, ch, device_ok);
+        fallback[i] = ch->cfg->fallback_index;
+        publish_levels(e, ch, live[i]);
+    }
+    tolk_router_resolve(e->count, live, fallback, routes);
+    for (int i = 0; i < e->count; i++) {
+        encode_channel(e, &e->ch[i], &routes[i], capture_us);
+        publish_route(&e->ch[i], &routes[i]);
+    }
+    atomic_fetch_add_explicit(&e->pub.ticks, 1, memory_order_relaxed);
+    if (e->hook)
+        e->hook(e->hook_arg);
+}
+
+/* Device-paced ticks: one per captured frame. Returns once the device stalls past deadline_ns
+ * (the clock then takes over) or the engine stops; *deadline_ns follows the device. */
+static void run_device_ticks(struct tolk_engine *e, int64_t *deadline_ns)
+{
+    while (!atomic_load(&e->stop) && tolk_device_running(e->device)) {
+        int64_t capture_us;
+        if (tolk_device_read_frame(e->device, e->device_frame, &capture_us)) {
+            tick(e, capture_us, true);
+            *deadline_ns = tolk_clock_mono_ns() + 2 * e->frame_ns;
+            continue;
+        }
+        int64_t now = tolk_clock_mono_ns();
+        if (now >= *deadline_ns)
+            return;
+        tolk_clock_sleep_until(now + DEVICE_POLL_NS);
+    }
+}
+
+static void try_realtime_priority(void)
+{
+    struct sched_param param = {.sched_priority = 40};
+    pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); /* best effort: needs rtprio */
+}
+
+static void *engine_main(void *arg)
+{
+    struct tolk_engine *e = arg;
+    try_realtime_priority();
+    int64_t deadline = tolk_clock_mono_ns() + e->frame_ns;
+
+    while (!atomic_load(&e->stop)) {
+        if (e->device && tolk_device_running(e->device)) {
+            run_device_ticks(e, &deadline);
+            if (atomic_load(&e->stop))
+                break;
+        }
+        tolk_clock_sleep_until(deadline);
+        int64_t now = tolk_clock_mono_ns();
+        if (now - deadline > e->frame_ns)
+            atomic_fetch_add_explicit(&e->pub.late_ticks, 1, memory_order_relaxed);
+        /* The frame just ended: its first sample was captured one frame ago. */
+        tick(e, tolk_clock_wall_us() - e->frame_ns / 1000, false);
+        deadline += e->frame_ns;
+        if (now - deadline > 5 * e->frame_ns)
+            deadline = now + e->frame_ns; /* after a long stall, don't burst to catch up */
+    }
+    return NULL;
+}
+
+int tolk_engine_start(struct tolk_engine *e, void (*hook)(void *arg), void *arg)
+{
+    e->hook = hook;
+    e->hook_arg = arg;
+    if (e->device_inputs > 0) {
+        int rc = tolk_device_create(&e->device, e->cfg->device, e->device_inputs,
+                                    e->cfg->sample_rate, e->frame_samples);
+        if (rc < 0)
+            return rc;
+    }
+    atomic_store(&e->pub.started_us, tolk_clock_wall_us());
+    atomic_store(&e->stop, false);
+    int rc = pthread_create(&e->thread, NULL, engine_main, e);
+    if (rc != 0)
+        return -rc;
+    e->thread_started = true;
+    return 0;
+}
+
+void tolk_engine_stop(struct tolk_engine *e)
+{
+    if (!e || !e->thread_started)
+        return;
+    atomic_store(&e->stop, true);
+    pthread_join(e->thread, NULL);
+    e->thread_started = false;
+    tolk_device_destroy(e->device);
+    e->device = NULL;
+}
+
+void tolk_engine_destroy(struct tolk_engine *e)
+{
+    if (!e)
+        return;
+    tolk_engine_stop(e);
+    tolk_device_destroy(e->device);
+    for (int i = 0; i < e->count; i++) {
+        struct channel *ch = &e->ch[i];
+        tolk_source_destroy(ch->source);
+        tolk_encoder_destroy(ch->encoder);
+        tolk_packet_ring_destroy(ch->packets);
+        free(ch->pcm);
+    }
+    free(e->device_frame);
+    free(e->silence);
+    free(e);
+}
+
+const struct tolk_config *tolk_engine_config(const struct tolk_engine *e)
+{
+    return e->cfg;
+}
+
+struct tolk_packet_ring *tolk_engine_packets(struct tolk_engine *e, int channel)
+{
+    return e->ch[channel].packets;
+}
+
+void tolk_engine_channel_status(const struct tolk_engine *e, int channel,
+                                struct tolk_channel_status *out)
+{
+    struct channel *ch = (struct channel *)&e->ch[channel];
+    out->state_version = atomic_load_explicit(&ch->pub.state_version, memory_order_acquire);
+    out->live = atomic_load_explicit(&ch->pub.live, memory_order_relaxed);
+    out->carry = atomic_load_explicit(&ch->pub.carry, memory_order_relaxed);
+    out->signal = atomic_load_explicit(&ch->pub.signal, memory_order_relaxed);
+    out->peak_db = atomic_load_explicit(&ch->pub.peak_db, memory_order_relaxed);
+    out->rms_db = atomic_load_explicit(&ch->pub.rms_db, memory_order_relaxed);
+    out->clipped = atomic_load_explicit(&ch->pub.clipped, memory_order_relaxed);
+    out->frames = atomic_load_explicit(&ch->pub.frames, memory_order_relaxed);
+}
+
+void tolk_engine_stats(const struct tolk_engine *e, struct tolk_engine_stats *out)
+{
+    struct tolk_engine *m = (struct tolk_engine *)e;
+    out->device_running = e->device && tolk_device_running(e->device);
+    out->device_overruns = e->device ? tolk_device_overruns(e->device) : 0;
+    out->ticks = atomic_load_explicit(&m->pub.ticks, memory_order_relaxed);
+    out->late_ticks = atomic_load_explicit(&m->pub.late_ticks, memory_order_relaxed);
+    out->started_us = atomic_load_explicit(&m->pub.started_us, memory_order_relaxed);
+}

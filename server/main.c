@@ -1,0 +1,165 @@
+/* tolk-server: command line, start-up order and shutdown. Main thread only.
+ *
+ * Start-up: load and validate the config (nothing starts on an error) → engine (sources,
+ * encoders) → network (binds the port, service threads) → engine thread → wait for SIGINT or
+ * SIGTERM. Signals are blocked in every thread and taken here with sigwait(), so no handler
+ * runs inside real-time code.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audio/device.h"
+#include "config.h"
+#include "engine/engine.h"
+#include "net/net.h"
+#include "tolk/error.h"
+#include "tolk/log.h"
+
+#define DEFAULT_CONFIG "config/tolk.conf"
+#define INSTALLED_CONFIG "/etc/tolk/tolk.conf"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: tolk-server [-c FILE] [--check-config] [--list-devices] [--verbose]\n"
+            "                   [--version] [--help]\n"
+            "\n"
+            "Live simultaneous-interpretation audio server: captures the floor and the\n"
+            "interpreter channels, encodes each once with Opus and streams the language each\n"
+            "listener picks over WebSockets.\n"
+            "\n"
+            "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG
+            ", else " INSTALLED_CONFIG ")\n"
+            "      --check-config validate the configuration and exit\n"
+            "      --list-devices list the audio devices PortAudio sees and exit\n"
+            "  -v, --verbose      log debug messages\n"
+            "      --version      print the version and exit\n"
+            "  -h, --help         print this help and the configuration keys, and exit\n"
+            "\nConfiguration keys:\n");
+    tolk_config_print_keys(out);
+}
+
+static const char *default_config_path(void)
+{
+    if (access(DEFAULT_CONFIG, R_OK) == 0 || access(INSTALLED_CONFIG, R_OK) != 0)
+        return DEFAULT_CONFIG;
+    return INSTALLED_CONFIG;
+}
+
+/* The address a phone on the venue network can reach: the configured host if it is specific,
+ * else the first non-loopback IPv4 address of this machine. */
+static void lan_host(const struct tolk_config *cfg, char *host, size_t len)
+{
+    snprintf(host, len, "%s", cfg->listen_host);
+    if (strcmp(cfg->listen_host, "0.0.0.0") != 0 && strcmp(cfg->listen_host, "::") != 0)
+        return;
+    snprintf(host, len, "localhost");
+    struct ifaddrs *list;
+    if (getifaddrs(&list) != 0)
+        return;
+    for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next) {
+        if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET || (ifa->ifa_flags & IFF_LOOPBACK))
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr, host, (socklen_t)len);
+        break;
+    }
+    freeifaddrs(list);
+}
+
+static void announce(const struct tolk_config *cfg)
+{
+    char url[300];
+    if (cfg->public_url[0]) {
+        snprintf(url, sizeof url, "%s", cfg->public_url);
+    } else {
+        char host[64];
+        lan_host(cfg, host, sizeof host);
+        snprintf(url, sizeof url, "http://%s:%d/", host, cfg->listen_port);
+    }
+    tolk_log_info("tolk-server %s: %d channels, %d ms frames, %d bit/s per channel", TOLK_VERSION,
+                  cfg->channel_count, cfg->frame_ms, cfg->bitrate);
+    tolk_log_info("Listeners: open %s on a phone on this network", url);
+}
+
+static int run(const struct tolk_config *cfg)
+{
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL); /* inherited by every thread made below */
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512] = "";
+    struct tolk_engine *engine = NULL;
+    struct tolk_net *net = NULL;
+    int rc = tolk_engine_create(&engine, cfg, err, sizeof err);
+    if (rc < 0) {
+        tolk_log_error("%s: %s", cfg->path, err);
+        return 1;
+    }
+    rc = tolk_net_create(&net, cfg, engine);
+    if (rc == 0)
+        rc = tolk_engine_start(engine, tolk_net_wake, net);
+    if (rc == 0) {
+        announce(cfg);
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        tolk_log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    } else {
+        tolk_log_error("cannot start: %s", tolk_strerror(rc));
+    }
+    tolk_engine_stop(engine); /* first: no more wake-ups into the network threads */
+    tolk_net_destroy(net);
+    tolk_engine_destroy(engine);
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_CHECK = 256, OPT_LIST, OPT_VERSION };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},   {"check-config", no_argument, NULL, OPT_CHECK},
+        {"list-devices", no_argument, NULL, OPT_LIST}, {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, OPT_VERSION}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *path = NULL;
+    bool check_only = false;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'v': tolk_log_set_level(TOLK_LOG_DEBUG); break;
+        case OPT_CHECK: check_only = true; break;
+        case OPT_LIST: return tolk_device_list(stdout) == 0 ? 0 : 1;
+        case OPT_VERSION: printf("tolk-server %s\n", TOLK_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tolk-server: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+
+    static struct tolk_config cfg; /* large (paths); read-only once loaded */
+    char err[1024] = "";
+    if (!path)
+        path = default_config_path();
+    if (tolk_config_load(&cfg, path, err, sizeof err) < 0) {
+        fprintf(stderr, "tolk-server: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: OK, %d channels\n", path, cfg.channel_count);
+        return 0;
+    }
+    return run(&cfg);
+}
