@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tolk needs to build, run and test, if any are missing.
+# Idempotent and quick when everything is there. Uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  # libraries (DESIGN.md)
+  portaudio19-dev libopus-dev libwebsockets-dev libsrtp2-dev libinih-dev libjansson-dev
+  libsndfile1-dev libspeexdsp-dev libogg-dev libcmocka-dev libqrencode-dev
+  # tests: JACK's dummy backend drives PortAudio without a sound card; tools to feed it
+  jackd2 sndfile-tools sox
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "Installing: ${missing[*]}"
+# jackd2 asks whether to enable real-time limits; answer no so the install never waits.
+echo "jackd2 jackd/tweak_rt_limits boolean false" | $sudo debconf-set-selections
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
