@@ -34,7 +34,7 @@ void tolk_frame_pack_header(uint8_t *out, const struct tolk_frame_header *h);
 int tolk_frame_append_packet(uint8_t *buf, size_t cap, size_t *used, const uint8_t *pkt, size_t len);
 
 /* Parses a whole message. On success fills h, points packets[i]/lengths[i] into msg for up to
- * max_packets packets, sets *count and returns 0. Returns -EPROTO (TOLK_EPROTO) for a short or
+ * max_packets packets, sets *count and returns 0. Returns TOLK_EPROTO for a short or
  * truncated message, a zero-length packet, an unknown version or more than max_packets packets. */
 int tolk_frame_parse(const uint8_t *msg, size_t len, struct tolk_frame_header *h,
                      const uint8_t **packets, uint16_t *lengths, size_t max_packets, size_t *count);

@@ -3,9 +3,8 @@
  * Each slot is guarded by its own sequence word, a seqlock: the writer stores SLOT_BUSY, fills
  * the slot, then stores the packet's sequence number with release. A reader loads the word with
  * acquire, copies, then loads it again after an acquire fence; if either load differs from the
- * sequence it wants, the copy is discarded. The payload is read with relaxed atomic byte loads
- * would be the pedantic form; plain memcpy of a slot being rewritten is the classic seqlock race
- * that the second check makes harmless, and the readers never act on a torn copy.
+ * sequence it wants, the copy is discarded, so a reader never acts on a torn packet. (The copy
+ * itself may race with the writer, as in every seqlock; the second check makes that harmless.)
  */
 #include "engine/packet_ring.h"
 
@@ -41,9 +40,10 @@ int tolk_packet_ring_create(struct tolk_packet_ring **out, unsigned slots)
     while (n < slots)
         n <<= 1;
 
-    struct tolk_packet_ring *ring = calloc(1, sizeof *ring);
+    struct tolk_packet_ring *ring = aligned_alloc(64, sizeof *ring); /* head on its own line */
     if (!ring)
         return -ENOMEM;
+    memset(ring, 0, sizeof *ring);
     ring->slots = calloc(n, sizeof *ring->slots);
     if (!ring->slots) {
         free(ring);
