@@ -71,6 +71,7 @@ struct tolk_engine {
     atomic_bool stop;
     void (*hook)(void *arg);
     void *hook_arg;
+    int64_t wall_offset_us; /* engine thread: wall minus monotonic time, µs */
 
     struct { /* published */
         atomic_uint_fast64_t ticks, late_ticks;
@@ -248,6 +249,17 @@ static void run_device_ticks(struct tolk_engine *e, int64_t *deadline_ns)
     }
 }
 
+/* Wall time of a monotonic instant. The offset between the two clocks is re-read each call
+ * and followed only when it moves by more than a millisecond (the wall clock was stepped), so
+ * the small jitter of reading two clocks does not reach the frame stamps. */
+static int64_t mono_to_wall_us(struct tolk_engine *e, int64_t mono_ns)
+{
+    int64_t offset = tolk_clock_wall_us() - tolk_clock_mono_ns() / 1000;
+    if (e->wall_offset_us == 0 || llabs(offset - e->wall_offset_us) > 1000)
+        e->wall_offset_us = offset;
+    return mono_ns / 1000 + e->wall_offset_us;
+}
+
 static void try_realtime_priority(void)
 {
     struct sched_param param = {.sched_priority = 40};
@@ -270,8 +282,10 @@ static void *engine_main(void *arg)
         int64_t now = tolk_clock_mono_ns();
         if (now - deadline > e->frame_ns)
             atomic_fetch_add_explicit(&e->pub.late_ticks, 1, memory_order_relaxed);
-        /* The frame just ended: its first sample was captured one frame ago. */
-        tick(e, tolk_clock_wall_us() - e->frame_ns / 1000, false);
+        /* The frame ends at its deadline, so its first sample is one frame earlier. Stamping
+         * from the deadline, not from when the thread woke, keeps the stamps on a steady grid;
+         * a late wake-up then shows as lateness at the listener, where it belongs. */
+        tick(e, mono_to_wall_us(e, deadline - e->frame_ns), false);
         deadline += e->frame_ns;
         if (now - deadline > 5 * e->frame_ns)
             deadline = now + e->frame_ns; /* after a long stall, don't burst to catch up */

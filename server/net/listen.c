@@ -1,1 +1,559 @@
-/* being written */
+/* The /listen WebSocket: listener protocol v1 (docs/protocol.md).
+ *
+ * Each listener is a read position in its channel's packet ring plus a few counters; the
+ * packets themselves are shared by all listeners. Every WRITEABLE sends exactly one message:
+ * a queued text reply (hello, selected, error), else a `state` if the channel changed since
+ * the listener was last told, else audio (up to TOLK_NET_BATCH consecutive packets), built in
+ * the context's scratch buffer. The engine's tick wakes the service threads
+ * (LWS_CALLBACK_EVENT_WAIT_CANCELLED), which ask every listener for a write.
+ *
+ * Threads: everything here runs on the service thread of the connection's context; a
+ * struct listener belongs to that thread. The shared listener counts are atomics.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "net/net_private.h"
+#include "tolk/log.h"
+
+#define QUEUE_LEN 4         /* pending text replies; more means a client floods bad messages */
+#define DETAIL_MAX 40       /* bytes of the client's text quoted back in an error */
+#define STATS_MAX 512       /* the latest `stats` report kept per listener */
+#define LISTENER_SNDBUF 4096 /* the kernel doubles it; keeps a stalled socket's queue short */
+#define CLOSE_TRY_AGAIN_LATER 1013
+#define OPUS_SAMPLE_RATE 48000
+
+enum text_kind { TEXT_HELLO, TEXT_SELECTED, TEXT_ERROR };
+enum error_code { ERR_INVALID_JSON, ERR_UNKNOWN_TYPE, ERR_MISSING_FIELD, ERR_UNKNOWN_CHANNEL,
+                  ERR_BINARY };
+
+static const struct {
+    const char *code, *message, *detail_format; /* detail_format quotes the client's text */
+} errors[] = {
+    [ERR_INVALID_JSON] = {"invalid_json", "expected a JSON object", NULL},
+    [ERR_UNKNOWN_TYPE] = {"unknown_type", "unknown message type", "unknown type '%s'"},
+    [ERR_MISSING_FIELD] = {"missing_field", "a required field is missing", "%s"},
+    [ERR_UNKNOWN_CHANNEL] = {"unknown_channel", "no such channel", "no channel '%s'"},
+    [ERR_BINARY] = {"binary_not_supported", "the server takes JSON text messages only", NULL},
+};
+
+struct text_item {
+    uint8_t kind;  /* enum text_kind */
+    uint8_t error; /* enum error_code */
+    int16_t channel;
+    char detail[DETAIL_MAX];
+};
+
+/* Per connection (lws per-session data); the service thread of its context only. */
+struct listener {
+    bool established;  /* ESTABLISHED ran: the fields below are valid */
+    bool counted;      /* included in net->listeners */
+    int close_code;    /* nonzero: close with this status on the next WRITEABLE */
+    const char *close_reason;
+
+    int channel;       /* selected channel, -1 = none */
+    uint64_t next;     /* sequence number of the next packet to send */
+    bool skipped;      /* packets were skipped: DISCONTINUITY on the next audio message */
+    bool state_told;   /* a `state` went out for the selected channel ... */
+    uint32_t state_version; /* ... and this was the channel's state_version then */
+
+    struct text_item queue[QUEUE_LEN];
+    unsigned queue_first, queue_count;
+
+    bool rx_open;      /* a client message is being received */
+    bool rx_binary;
+    size_t rx_len;
+    char *rx_buf;      /* only while a text message arrives in pieces; <= 16 KiB */
+
+    uint64_t packets_sent, skips;
+    char stats[STATS_MAX];
+};
+
+size_t tolk_net_listen_session_size(void)
+{
+    return sizeof(struct listener);
+}
+
+/* ---- helpers ---- */
+
+static bool is_listen_path(struct lws *wsi)
+{
+    char *uri = NULL;
+    int len = 0;
+    if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || !uri)
+        return false;
+    return len == 7 && memcmp(uri, "/listen", 7) == 0;
+}
+
+static bool queue_text(struct listener *l, enum text_kind kind, int channel,
+                       enum error_code error, const char *detail)
+{
+    if (l->queue_count == QUEUE_LEN)
+        return false;
+    struct text_item *item = &l->queue[(l->queue_first + l->queue_count++) % QUEUE_LEN];
+    *item = (struct text_item){.kind = (uint8_t)kind, .error = (uint8_t)error,
+                               .channel = (int16_t)channel};
+    snprintf(item->detail, sizeof item->detail, "%s", detail ? detail : "");
+    return true;
+}
+
+static int close_now(struct lws *wsi, int code, const char *reason)
+{
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+static int reply_error(struct lws *wsi, struct listener *l, enum error_code error,
+                       const char *detail)
+{
+    if (!queue_text(l, TEXT_ERROR, -1, error, detail))
+        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static void skip_to_live(const struct tolk_net *net, struct listener *l, uint64_t head)
+{
+    l->next = head > (uint64_t)net->preroll ? head - (uint64_t)net->preroll : 0;
+}
+
+static int select_channel(struct lws *wsi, struct tolk_net *net, struct listener *l, int channel)
+{
+    if (l->channel != channel) {
+        if (l->channel >= 0)
+            atomic_fetch_sub(&net->channel_listeners[l->channel], 1);
+        atomic_fetch_add(&net->channel_listeners[channel], 1);
+        l->channel = channel;
+        l->skipped = false;
+        skip_to_live(net, l, tolk_packet_ring_head(tolk_engine_packets(net->engine, channel)));
+    }
+    l->state_told = false;
+    if (!queue_text(l, TEXT_SELECTED, channel, 0, NULL))
+        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests");
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* ---- outgoing text ---- */
+
+static int write_text(struct lws *wsi, unsigned char *text, size_t len)
+{
+    return lws_write(wsi, text, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
+}
+
+static int write_json(struct lws *wsi, struct tolk_net_thread *t, json_t *msg)
+{
+    unsigned char *out = t->scratch + LWS_PRE;
+    size_t len = msg ? json_dumpb(msg, (char *)out, TOLK_NET_TEXT_MAX, JSON_COMPACT) : 0;
+    json_decref(msg);
+    if (len == 0 || len > TOLK_NET_TEXT_MAX) {
+        tolk_log_warn("listen: could not build a reply");
+        return 0; /* dropped; the connection itself is fine */
+    }
+    return write_text(wsi, out, len);
+}
+
+static json_t *channel_json(const struct tolk_config *cfg, int i, bool live)
+{
+    const struct tolk_channel_config *c = &cfg->channels[i];
+    json_t *name = json_string(c->name);
+    if (!name) /* not UTF-8: show the id rather than send invalid JSON */
+        name = json_string(c->id);
+    return json_pack("{s:i, s:s, s:o, s:s, s:b}", "index", i, "id", c->id, "name", name, "lang",
+                     c->lang, "live", live);
+}
+
+static json_t *hello_json(const struct tolk_config *cfg, const bool *live)
+{
+    json_t *channels = json_array();
+    for (int i = 0; i < cfg->channel_count; i++)
+        json_array_append_new(channels, channel_json(cfg, i, live[i]));
+    return json_pack("{s:s, s:i, s:s, s:i, s:i, s:o}", "type", "hello", "protocol",
+                     TOLK_PROTOCOL_VERSION, "codec", "opus", "sample_rate", OPUS_SAMPLE_RATE,
+                     "frame_ms", cfg->frame_ms, "channels", channels);
+}
+
+/* The hello is the same for every listener until a channel's state changes: it is rebuilt
+ * (once per context) only then, with LWS_PRE bytes of headroom for lws_write(). */
+static int hello_refresh(struct tolk_net_thread *t)
+{
+    const struct tolk_config *cfg = t->net->cfg;
+    uint32_t versions[TOLK_MAX_CHANNELS] = {0};
+    bool live[TOLK_MAX_CHANNELS], stale = !t->hello;
+    for (int i = 0; i < cfg->channel_count; i++) {
+        struct tolk_channel_status st;
+        tolk_engine_channel_status(t->net->engine, i, &st);
+        versions[i] = st.state_version;
+        live[i] = st.live;
+        stale = stale || versions[i] != t->hello_versions[i];
+    }
+    if (!stale)
+        return 0;
+    json_t *msg = hello_json(cfg, live);
+    size_t len = msg ? json_dumpb(msg, NULL, 0, JSON_COMPACT) : 0;
+    unsigned char *hello = len ? malloc(LWS_PRE + len) : NULL;
+    if (hello)
+        json_dumpb(msg, (char *)hello + LWS_PRE, len, JSON_COMPACT);
+    json_decref(msg);
+    if (!hello)
+        return -ENOMEM;
+    free(t->hello);
+    t->hello = hello;
+    t->hello_len = len;
+    memcpy(t->hello_versions, versions, sizeof versions);
+    return 0;
+}
+
+static json_t *error_json(const struct text_item *item)
+{
+    char message[128];
+    const char *fmt = errors[item->error].detail_format;
+    json_t *text = NULL;
+    if (fmt && item->detail[0]) {
+        snprintf(message, sizeof message, fmt, item->detail);
+        text = json_string(message); /* NULL if the quoted text was cut inside a UTF-8 character */
+    }
+    if (!text)
+        text = json_string(errors[item->error].message);
+    return json_pack("{s:s, s:s, s:o}", "type", "error", "code", errors[item->error].code,
+                     "message", text);
+}
+
+static int send_text(struct lws *wsi, struct listener *l, struct tolk_net_thread *t)
+{
+    const struct text_item *item = &l->queue[l->queue_first];
+    const struct tolk_config *cfg = t->net->cfg;
+    int rc;
+    l->queue_first = (l->queue_first + 1) % QUEUE_LEN;
+    l->queue_count--;
+    switch (item->kind) {
+    case TEXT_HELLO:
+        if (hello_refresh(t) < 0)
+            return -1;
+        rc = write_text(wsi, t->hello + LWS_PRE, t->hello_len);
+        break;
+    case TEXT_SELECTED:
+        rc = write_json(wsi, t, json_pack("{s:s, s:s}", "type", "selected", "channel",
+                                          cfg->channels[item->channel].id));
+        break;
+    default:
+        rc = write_json(wsi, t, error_json(item));
+        break;
+    }
+    return rc;
+}
+
+static bool state_due(struct tolk_net *net, const struct listener *l, struct tolk_channel_status *st)
+{
+    tolk_engine_channel_status(net->engine, l->channel, st);
+    return !l->state_told || st->state_version != l->state_version;
+}
+
+/* `fallback` names the channel carried instead of the channel's own audio: null when it is
+ * live or carries silence. */
+static int send_state(struct lws *wsi, struct listener *l, struct tolk_net_thread *t,
+                      const struct tolk_channel_status *st)
+{
+    const struct tolk_config *cfg = t->net->cfg;
+    bool carries_other = !st->live && st->carry >= 0 && st->carry < cfg->channel_count &&
+                         st->carry != l->channel;
+    json_t *fallback = carries_other ? json_string(cfg->channels[st->carry].id) : json_null();
+    l->state_told = true;
+    l->state_version = st->state_version;
+    return write_json(wsi, t, json_pack("{s:s, s:s, s:b, s:o}", "type", "state", "channel",
+                                        cfg->channels[l->channel].id, "live", st->live,
+                                        "fallback", fallback));
+}
+
+/* ---- outgoing audio ---- */
+
+/* Appends consecutive packets from l->next to the message at out[*used]; returns how many. */
+static int gather_packets(struct tolk_net *net, struct listener *l, struct tolk_packet_ring *ring,
+                          unsigned char *out, size_t *used, struct tolk_frame_header *h)
+{
+    int count = 0;
+    bool retried = false;
+    while (count < TOLK_NET_BATCH) {
+        struct tolk_packet_info info;
+        unsigned char *pkt = out + *used + 2;
+        int rc = tolk_packet_ring_read(ring, l->next, pkt, TOLK_OPUS_MAX_PACKET, &info);
+        if (rc == -ESPIPE && count == 0 && !retried) { /* overwritten: too far behind */
+            skip_to_live(net, l, tolk_packet_ring_head(ring));
+            l->skipped = true;
+            l->skips++;
+            retried = true;
+            continue;
+        }
+        if (rc < 0 || (count > 0 && (info.flags & TOLK_FLAG_FALLBACK) !=
+                                        (h->flags & TOLK_FLAG_FALLBACK)))
+            break;
+        if (info.len == 0) { /* nothing to send; a gap the client must hear about */
+            if (count > 0)
+                break;
+            l->next++;
+            l->skipped = true;
+            continue;
+        }
+        if (count == 0) {
+            h->flags = info.flags & TOLK_FLAG_FALLBACK;
+            h->seq = (uint32_t)l->next;
+            h->capture_us = (uint64_t)info.capture_us;
+        }
+        out[*used] = (unsigned char)(info.len >> 8);
+        out[*used + 1] = (unsigned char)info.len;
+        *used += 2 + info.len;
+        l->next++;
+        count++;
+    }
+    return count;
+}
+
+static int send_audio(struct lws *wsi, struct listener *l, struct tolk_net_thread *t)
+{
+    struct tolk_net *net = t->net;
+    struct tolk_packet_ring *ring = tolk_engine_packets(net->engine, l->channel);
+    uint64_t head = tolk_packet_ring_head(ring);
+    if (l->next > head)
+        l->next = head;
+    if (head - l->next > net->max_behind) {
+        skip_to_live(net, l, head);
+        l->skipped = true;
+        l->skips++;
+    }
+    unsigned char *msg = t->scratch + LWS_PRE;
+    size_t used = TOLK_FRAME_HEADER_SIZE;
+    struct tolk_frame_header h = {.version = TOLK_PROTOCOL_VERSION, .channel = (uint16_t)l->channel};
+    int count = gather_packets(net, l, ring, msg, &used, &h);
+    if (count == 0)
+        return 0;
+    if (l->skipped)
+        h.flags |= TOLK_FLAG_DISCONTINUITY;
+    l->skipped = false;
+    tolk_frame_pack_header(msg, &h);
+    l->packets_sent += (uint64_t)count;
+    return lws_write(wsi, msg, used, LWS_WRITE_BINARY) < (int)used ? -1 : 0;
+}
+
+static bool more_pending(struct tolk_net *net, const struct listener *l)
+{
+    struct tolk_channel_status st;
+    if (l->queue_count > 0)
+        return true;
+    if (l->channel < 0)
+        return false;
+    return state_due(net, l, &st) ||
+           l->next < tolk_packet_ring_head(tolk_engine_packets(net->engine, l->channel));
+}
+
+/* ---- incoming messages ---- */
+
+static int on_select(struct lws *wsi, struct listener *l, json_t *root)
+{
+    struct tolk_net *net = tolk_net_thread_of(wsi)->net;
+    const char *id = json_string_value(json_object_get(root, "channel"));
+    if (!id)
+        return reply_error(wsi, l, ERR_MISSING_FIELD, "select needs a string 'channel'");
+    int channel = tolk_config_channel_index(net->cfg, id);
+    if (channel < 0)
+        return reply_error(wsi, l, ERR_UNKNOWN_CHANNEL, id);
+    return select_channel(wsi, net, l, channel);
+}
+
+/* Kept for the technicians if it fits in STATS_MAX; a larger report is ignored. */
+static int on_stats(struct lws *wsi, struct listener *l, json_t *root)
+{
+    char *out = (char *)tolk_net_thread_of(wsi)->scratch;
+    size_t len = json_dumpb(root, out, TOLK_NET_SCRATCH, JSON_COMPACT);
+    if (len > 0 && len < sizeof l->stats) {
+        memcpy(l->stats, out, len);
+        l->stats[len] = '\0';
+    }
+    return 0;
+}
+
+static int handle_message(struct lws *wsi, struct listener *l, const char *text, size_t len)
+{
+    json_t *root = json_loadb(text, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(root, "type"));
+    int rc;
+    if (!json_is_object(root))
+        rc = reply_error(wsi, l, ERR_INVALID_JSON, NULL);
+    else if (!type)
+        rc = reply_error(wsi, l, ERR_MISSING_FIELD, "'type' (a string) is required");
+    else if (strcmp(type, "select") == 0)
+        rc = on_select(wsi, l, root);
+    else if (strcmp(type, "stats") == 0)
+        rc = on_stats(wsi, l, root);
+    else
+        rc = reply_error(wsi, l, ERR_UNKNOWN_TYPE, type);
+    json_decref(root);
+    return rc;
+}
+
+static void rx_reset(struct listener *l)
+{
+    free(l->rx_buf);
+    l->rx_buf = NULL;
+    l->rx_open = false;
+    l->rx_len = 0;
+}
+
+/* A text message in several pieces is assembled in rx_buf, which never exceeds the limit. */
+static int rx_append(struct listener *l, const char *in, size_t len, size_t offset)
+{
+    if (!l->rx_buf)
+        l->rx_buf = malloc(TOLK_MAX_CLIENT_MESSAGE);
+    if (!l->rx_buf)
+        return -1;
+    memcpy(l->rx_buf + offset, in, len);
+    return 0;
+}
+
+static int on_receive(struct lws *wsi, struct listener *l, const char *in, size_t len)
+{
+    if (!l->established || l->close_code)
+        return 0;
+    bool first = !l->rx_open, final = lws_is_final_fragment(wsi);
+    size_t offset = l->rx_len;
+    if (first) {
+        l->rx_open = true;
+        l->rx_binary = lws_frame_is_binary(wsi);
+    }
+    l->rx_len += len;
+    if (l->rx_len > TOLK_MAX_CLIENT_MESSAGE) {
+        rx_reset(l);
+        return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
+    }
+    int rc = 0;
+    if (l->rx_binary)
+        rc = final ? reply_error(wsi, l, ERR_BINARY, NULL) : 0;
+    else if (first && final)
+        rc = handle_message(wsi, l, in, len);
+    else if (rx_append(l, in, len, offset) < 0)
+        rc = -1;
+    else if (final)
+        rc = handle_message(wsi, l, l->rx_buf, l->rx_len);
+    if (final || rc < 0)
+        rx_reset(l);
+    return rc;
+}
+
+/* ---- connection life ---- */
+
+static void select_from_url(struct lws *wsi, struct tolk_net *net, struct listener *l)
+{
+    char arg[128];
+    const char *id = lws_get_urlarg_by_name(wsi, "channel=", arg, sizeof arg);
+    if (!id)
+        return;
+    int channel = tolk_config_channel_index(net->cfg, id);
+    if (channel < 0)
+        queue_text(l, TEXT_ERROR, -1, ERR_UNKNOWN_CHANNEL, id);
+    else
+        select_channel(wsi, net, l, channel);
+}
+
+static int on_established(struct lws *wsi, struct listener *l)
+{
+    struct tolk_net *net = tolk_net_thread_of(wsi)->net;
+    memset(l, 0, sizeof *l);
+    l->established = true;
+    l->channel = -1;
+    lws_callback_on_writable(wsi);
+    if (atomic_fetch_add(&net->listeners, 1) >= net->cfg->max_listeners) {
+        atomic_fetch_sub(&net->listeners, 1);
+        l->close_code = CLOSE_TRY_AGAIN_LATER;
+        l->close_reason = "server full";
+        return 0;
+    }
+    l->counted = true;
+    int sndbuf = LISTENER_SNDBUF;
+    setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    queue_text(l, TEXT_HELLO, -1, 0, NULL);
+    select_from_url(wsi, net, l);
+    return 0;
+}
+
+static void on_closed(struct lws *wsi, struct listener *l)
+{
+    struct tolk_net *net = tolk_net_thread_of(wsi)->net;
+    if (!l || !l->established)
+        return;
+    if (l->counted)
+        atomic_fetch_sub(&net->listeners, 1);
+    if (l->channel >= 0)
+        atomic_fetch_sub(&net->channel_listeners[l->channel], 1);
+    rx_reset(l);
+    l->established = false;
+}
+
+static int on_writeable(struct lws *wsi, struct listener *l)
+{
+    if (!l->established)
+        return 0;
+    if (l->close_code)
+        return close_now(wsi, l->close_code, l->close_reason);
+    if (lws_send_pipe_choked(wsi)) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    struct tolk_net_thread *t = tolk_net_thread_of(wsi);
+    struct tolk_channel_status st;
+    int rc = 0;
+    if (l->queue_count > 0)
+        rc = send_text(wsi, l, t);
+    else if (l->channel >= 0 && state_due(t->net, l, &st))
+        rc = send_state(wsi, l, t, &st);
+    else if (l->channel >= 0)
+        rc = send_audio(wsi, l, t);
+    if (rc == 0 && more_pending(t->net, l))
+        lws_callback_on_writable(wsi);
+    return rc;
+}
+
+/* A WebSocket upgrade elsewhere than /listen gets a 404, and one beyond max_listeners a 503,
+ * before any handshake. (ESTABLISHED counts exactly; this is the cheap early refusal.) */
+static int confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+    struct tolk_net *net = tolk_net_thread_of(wsi)->net;
+    unsigned status = 0;
+    if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
+        return 0;
+    if (!is_listen_path(wsi))
+        status = HTTP_STATUS_NOT_FOUND;
+    else if (atomic_load(&net->listeners) >= net->cfg->max_listeners)
+        status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+    if (!status)
+        return 0;
+    return lws_return_http_status(wsi, status, NULL) ? -1 : 1;
+}
+
+int tolk_net_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                             void *in, size_t len)
+{
+    struct listener *l = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return is_listen_path(wsi) ? 0 : 1;
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(wsi, l);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(wsi, l, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(wsi, l);
+    case LWS_CALLBACK_CLOSED:
+        on_closed(wsi, l);
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* the engine ticked: new packets */
+        lws_callback_on_writable_all_protocol_vhost(lws_get_vhost(wsi), lws_get_protocol(wsi));
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    }
+}

@@ -1,1 +1,355 @@
-/* being written */
+/* The network layer's frame: one lws context per service thread, all on one port.
+ *
+ * Debian's libwebsockets 4.1.6 sets SO_REUSEPORT on its own listening socket only when one
+ * context has several service threads, which LWS_MAX_SMP = 1 rules out: a second context on the
+ * same port fails with EADDRINUSE even with LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE. So each
+ * context gets a listening socket made here with SO_REUSEPORT (the kernel spreads connections
+ * over them), adopted into the context as a raw descriptor; its service thread accepts on it and
+ * hands each connection to lws with lws_adopt_socket_vhost(), as lws's own listener would.
+ *
+ * Threads: tolk_net_create()/tolk_net_destroy() on the main thread; each context is serviced by
+ * its own thread (service_main), which runs every callback of that context; tolk_net_wake() runs
+ * on the engine thread and only calls lws_cancel_service().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/net.h"
+#include "net/net_private.h"
+#include "tolk/clock.h"
+#include "tolk/error.h"
+#include "tolk/log.h"
+
+#define ACCEPT_BURST 64                /* accepts per wake-up, so a flood can not starve the rest */
+#define USER_TIMEOUT_MS 30000          /* unacknowledged data this old: the peer is gone */
+#define HEADER_POOL 128                /* concurrent HTTP requests (upgrades) per context */
+#define EMFILE_LOG_INTERVAL_NS 5000000000LL
+
+/* ---- addresses and sockets (main thread) ---- */
+
+static void format_endpoint(const struct tolk_config *cfg, char *out, size_t len)
+{
+    bool v6 = strchr(cfg->listen_host, ':') != NULL;
+    snprintf(out, len, "%s%s%s:%d", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
+             cfg->listen_port);
+}
+
+static int resolve(const struct tolk_config *cfg, struct sockaddr_storage *sa, socklen_t *salen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[16], where[128];
+    snprintf(port, sizeof port, "%d", cfg->listen_port);
+    const char *host = cfg->listen_host[0] && strcmp(cfg->listen_host, "*") ? cfg->listen_host : NULL;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        format_endpoint(cfg, where, sizeof where);
+        tolk_log_error("cannot listen on %s: %s", where, rc ? gai_strerror(rc) : "no address");
+        return TOLK_ENET;
+    }
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *salen = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* A TCP socket bound to sa. shared: SO_REUSEPORT and listening, for a context; otherwise a
+ * probe that fails if anything (even another tolk-server with SO_REUSEPORT) holds the port. */
+static int open_socket(const struct sockaddr_storage *sa, socklen_t salen, bool shared, int *out)
+{
+    int one = 1, rc = 0;
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+        bind(fd, (const struct sockaddr *)sa, salen) < 0 ||
+        (shared && listen(fd, SOMAXCONN) < 0))
+        rc = -errno;
+    if (rc < 0)
+        close(fd);
+    else
+        *out = fd;
+    return rc;
+}
+
+static int probe_port(const struct tolk_config *cfg, struct sockaddr_storage *sa, socklen_t *salen)
+{
+    int fd = -1;
+    int rc = resolve(cfg, sa, salen);
+    if (rc < 0)
+        return rc;
+    rc = open_socket(sa, *salen, false, &fd);
+    if (rc < 0) {
+        char where[128];
+        format_endpoint(cfg, where, sizeof where);
+        tolk_log_error("cannot listen on %s: %s", where, strerror(-rc));
+        return TOLK_ENET;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- accepting (service thread) ---- */
+
+static void tune_socket(int fd)
+{
+    int one = 1, timeout = USER_TIMEOUT_MS;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+}
+
+/* Out of descriptors: the pending connection would keep the listening socket readable and the
+ * thread spinning. Spend the reserve descriptor to accept and drop it, then take it back. */
+static void shed_connection(struct tolk_net_thread *t)
+{
+    static _Thread_local int64_t last_log_ns;
+    int64_t now = tolk_clock_mono_ns();
+    if (now - last_log_ns > EMFILE_LOG_INTERVAL_NS) {
+        tolk_log_warn("out of file descriptors: refusing new connections");
+        last_log_ns = now;
+    }
+    if (t->reserve_fd < 0)
+        return;
+    close(t->reserve_fd);
+    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void accept_pending(struct tolk_net_thread *t)
+{
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ECONNABORTED || errno == EINTR)
+                continue;
+            if (errno == EMFILE || errno == ENFILE)
+                shed_connection(t);
+            return;
+        }
+        tune_socket(fd);
+        lws_adopt_socket_vhost(t->vhost, fd); /* on failure lws has closed fd */
+    }
+}
+
+static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        accept_pending(tolk_net_thread_of(wsi));
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return 1; /* not a WebSocket subprotocol */
+    default:
+        return 0;
+    }
+}
+
+/* ---- contexts and threads ---- */
+
+struct tolk_net_thread *tolk_net_thread_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    tolk_log(level == LLL_ERR ? TOLK_LOG_ERROR : TOLK_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+static void setup_routes(struct tolk_net *net)
+{
+    snprintf(net->web_root, sizeof net->web_root, "%s",
+             net->cfg->web_root[0] ? net->cfg->web_root : TOLK_SOURCE_WEB_ROOT);
+    if (access(net->web_root, R_OK | X_OK) != 0)
+        tolk_log_warn("web root %s: %s; pages will not be found", net->web_root, strerror(errno));
+
+    net->mime[0] = (struct lws_protocol_vhost_options){&net->mime[1], NULL, ".mjs", "text/javascript"};
+    net->mime[1] = (struct lws_protocol_vhost_options){NULL, NULL, ".wasm", "application/wasm"};
+    net->mount_root = (struct lws_http_mount){
+        .mountpoint = "/", .mountpoint_len = 1, .origin = net->web_root, .def = "index.html",
+        .origin_protocol = LWSMPRO_FILE, .extra_mimetypes = &net->mime[0]};
+    net->mount_api = (struct lws_http_mount){
+        .mount_next = &net->mount_root, .mountpoint = "/api", .mountpoint_len = 4,
+        .origin = TOLK_NET_PROTOCOL_API, .origin_protocol = LWSMPRO_CALLBACK};
+
+    /* protocols[0] is the default for WebSocket clients that name no subprotocol. */
+    net->protocols[0] = (struct lws_protocols){TOLK_PROTOCOL_SUBPROTOCOL, tolk_net_listen_callback,
+                                               tolk_net_listen_session_size(), 0, 0, NULL, 0};
+    net->protocols[1] = (struct lws_protocols){TOLK_NET_PROTOCOL_API, tolk_net_api_callback,
+                                               tolk_net_api_session_size(), 0, 0, NULL, 0};
+    net->protocols[2] = (struct lws_protocols){TOLK_NET_PROTOCOL_ACCEPT, accept_callback, 0, 0, 0,
+                                               NULL, 0};
+    net->protocols[3] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
+}
+
+static int net_alloc(struct tolk_net **out, const struct tolk_config *cfg,
+                     struct tolk_engine *engine)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int count = cfg->threads > 0 ? cfg->threads : (cores > 0 ? (int)cores : 1);
+    struct tolk_net *net = calloc(1, sizeof *net);
+    struct tolk_net_thread *threads = calloc((size_t)count, sizeof *threads);
+    if (!net || !threads) {
+        free(net);
+        free(threads);
+        return -ENOMEM;
+    }
+    net->cfg = cfg;
+    net->engine = engine;
+    net->created_ns = tolk_clock_mono_ns();
+    net->preroll = TOLK_NET_PREROLL_MS / cfg->frame_ms > 1 ? TOLK_NET_PREROLL_MS / cfg->frame_ms : 1;
+    int behind = cfg->max_behind_ms / cfg->frame_ms;
+    net->max_behind = (uint64_t)(behind > net->preroll ? behind : net->preroll + 1);
+    net->thread_count = count;
+    net->threads = threads;
+    for (int i = 0; i < count; i++)
+        threads[i] = (struct tolk_net_thread){.net = net, .index = i, .listen_fd = -1,
+                                              .reserve_fd = -1};
+    setup_routes(net);
+    *out = net;
+    return 0;
+}
+
+static int open_context(struct tolk_net_thread *t, const struct sockaddr_storage *sa,
+                        socklen_t salen)
+{
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    info.user = t;
+    info.max_http_header_pool = HEADER_POOL;
+    t->context = lws_create_context(&info);
+    if (!t->context)
+        return TOLK_ENET;
+
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.vhost_name = "tolk";
+    info.protocols = t->net->protocols;
+    info.mounts = &t->net->mount_api;
+    t->vhost = lws_create_vhost(t->context, &info);
+    if (!t->vhost)
+        return TOLK_ENET;
+
+    int rc = open_socket(sa, salen, true, &t->listen_fd);
+    if (rc < 0)
+        return rc;
+    t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    lws_sock_file_fd_type fd = {.filefd = t->listen_fd};
+    /* On failure lws may or may not have closed the descriptor; it is left open rather than
+     * risk closing a reused number (start-up fails anyway). */
+    t->adopted = true;
+    if (!lws_adopt_descriptor_vhost(t->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                    TOLK_NET_PROTOCOL_ACCEPT, NULL))
+        return TOLK_ENET;
+    return 0;
+}
+
+static void *service_main(void *arg)
+{
+    struct tolk_net_thread *t = arg;
+    while (!atomic_load_explicit(&t->net->stop, memory_order_acquire))
+        if (lws_service(t->context, 0) < 0)
+            break;
+    return NULL;
+}
+
+static int start_threads(struct tolk_net *net, const struct sockaddr_storage *sa, socklen_t salen,
+                         const char *where)
+{
+    for (int i = 0; i < net->thread_count; i++) {
+        struct tolk_net_thread *t = &net->threads[i];
+        int rc = open_context(t, sa, salen);
+        if (rc < 0) {
+            tolk_log_error("cannot listen on %s: %s", where,
+                           rc == TOLK_ENET ? "libwebsockets refused the context" : strerror(-rc));
+            return TOLK_ENET;
+        }
+        rc = pthread_create(&t->thread, NULL, service_main, t);
+        if (rc != 0)
+            return -rc;
+        t->started = true;
+        char name[16];
+        snprintf(name, sizeof name, "tolk-net%d", i % 100);
+        pthread_setname_np(t->thread, name);
+    }
+    return 0;
+}
+
+int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    struct tolk_net *net = NULL;
+    char where[128];
+    *out = NULL;
+    format_endpoint(cfg, where, sizeof where);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+
+    int rc = probe_port(cfg, &sa, &salen);
+    if (rc == 0)
+        rc = net_alloc(&net, cfg, engine);
+    if (rc == 0)
+        rc = start_threads(net, &sa, salen, where);
+    if (rc < 0) {
+        tolk_net_destroy(net);
+        return rc;
+    }
+    tolk_log_info("listening on http://%s/ (%d service threads, pages from %s)", where,
+                  net->thread_count, net->web_root);
+    *out = net;
+    return 0;
+}
+
+void tolk_net_destroy(struct tolk_net *net)
+{
+    if (!net)
+        return;
+    atomic_store_explicit(&net->stop, true, memory_order_release);
+    for (int i = 0; i < net->thread_count; i++)
+        if (net->threads[i].started)
+            lws_cancel_service(net->threads[i].context);
+    for (int i = 0; i < net->thread_count; i++)
+        if (net->threads[i].started)
+            pthread_join(net->threads[i].thread, NULL);
+    for (int i = 0; i < net->thread_count; i++) {
+        struct tolk_net_thread *t = &net->threads[i];
+        if (t->context)
+            lws_context_destroy(t->context); /* closes every connection and the adopted socket */
+        if (!t->adopted && t->listen_fd >= 0)
+            close(t->listen_fd);
+        if (t->reserve_fd >= 0)
+            close(t->reserve_fd);
+        free(t->hello);
+    }
+    free(net->threads);
+    free(net);
+}
+
+/* Engine thread, after every tick. `started` and `context` were set before the engine thread
+ * was created and change only after it has stopped. */
+void tolk_net_wake(void *arg)
+{
+    struct tolk_net *net = arg;
+    if (!net)
+        return;
+    for (int i = 0; i < net->thread_count; i++)
+        if (net->threads[i].started)
+            lws_cancel_service(net->threads[i].context);
+}

@@ -1,0 +1,93 @@
+/* Private to server/net: the state shared by server.c (contexts, threads, accept), listen.c
+ * (the /listen protocol) and status.c (/api).
+ *
+ * Threads: struct tolk_net is filled on the main thread by tolk_net_create() and is read-only
+ * afterwards, except for its atomics (stop flag, listener counts), which every service thread
+ * updates. A struct tolk_net_thread belongs to one lws context: once its service thread runs,
+ * only that thread touches the fields marked "service thread"; the main thread touches them
+ * again only after joining it.
+ */
+#ifndef TOLK_NET_PRIVATE_H
+#define TOLK_NET_PRIVATE_H
+
+#include <libwebsockets.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "engine/engine.h"
+#include "tolk/protocol.h"
+
+#define TOLK_NET_BATCH 5        /* packets per audio message, at most */
+#define TOLK_NET_PREROLL_MS 40  /* a new selection starts this far behind the live edge */
+#define TOLK_NET_TEXT_MAX 16384 /* the largest text message the server sends (hello) */
+#define TOLK_NET_AUDIO_MAX \
+    (TOLK_FRAME_HEADER_SIZE + TOLK_NET_BATCH * (2 + TOLK_OPUS_MAX_PACKET))
+#define TOLK_NET_SCRATCH \
+    (LWS_PRE + (TOLK_NET_TEXT_MAX > TOLK_NET_AUDIO_MAX ? TOLK_NET_TEXT_MAX : TOLK_NET_AUDIO_MAX))
+
+#define TOLK_NET_PROTOCOL_ACCEPT "tolk-accept" /* our listening socket, adopted as a raw fd */
+#define TOLK_NET_PROTOCOL_API "tolk-api"       /* the /api mount */
+
+struct tolk_net;
+
+struct tolk_net_thread {
+    struct tolk_net *net; /* read-only */
+    int index;
+    int listen_fd;   /* SO_REUSEPORT socket; lws owns (and closes) it once adopted */
+    bool adopted;    /* main thread, before start */
+    int reserve_fd;  /* service thread: spare fd, spent to shed a connection on EMFILE */
+    struct lws_context *context;
+    struct lws_vhost *vhost;
+    pthread_t thread;
+    bool started;
+
+    /* service thread: the cached hello and the channel state versions it was built from */
+    unsigned char *hello; /* LWS_PRE bytes of headroom, then the JSON */
+    size_t hello_len;
+    uint32_t hello_versions[TOLK_MAX_CHANNELS];
+
+    /* service thread: every outgoing message is built here, never in a per-frame malloc */
+    unsigned char scratch[TOLK_NET_SCRATCH];
+};
+
+struct tolk_net {
+    const struct tolk_config *cfg;
+    struct tolk_engine *engine;
+    int64_t created_ns; /* monotonic, for uptime */
+    int preroll;        /* packets */
+    uint64_t max_behind; /* packets */
+    char web_root[PATH_MAX];
+    struct lws_protocol_vhost_options mime[2];
+    struct lws_http_mount mount_api, mount_root;
+    struct lws_protocols protocols[4];
+
+    atomic_bool stop;
+    atomic_int listeners;                           /* WebSocket listeners, all contexts */
+    atomic_int channel_listeners[TOLK_MAX_CHANNELS]; /* listeners per selected channel */
+
+    int thread_count;
+    struct tolk_net_thread *threads;
+};
+
+/* server.c: the context's thread struct from any wsi of it (service thread). */
+struct tolk_net_thread *tolk_net_thread_of(struct lws *wsi);
+
+/* listen.c: the /listen protocol (protocols[0], so it also sees plain HTTP housekeeping). */
+int tolk_net_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                             void *in, size_t len);
+size_t tolk_net_listen_session_size(void);
+
+/* status.c: the /api mount. */
+int tolk_net_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len);
+size_t tolk_net_api_session_size(void);
+/* The /api/status document, malloc'd with LWS_PRE bytes of headroom before it; *len gets its
+ * length. NULL when out of memory. Service thread. */
+unsigned char *tolk_net_status_json(struct tolk_net *net, size_t *len);
+
+#endif
