@@ -71,7 +71,8 @@ struct tolk_engine {
     atomic_bool stop;
     void (*hook)(void *arg);
     void *hook_arg;
-    int64_t wall_offset_us; /* engine thread: wall minus monotonic time, µs */
+    int64_t wall_offset_us;  /* engine thread: wall minus monotonic time, µs */
+    int64_t device_stamp_us; /* engine thread: capture time of the last device frame */
 
     struct { /* published */
         atomic_uint_fast64_t ticks, late_ticks;
@@ -117,6 +118,37 @@ static int create_channel(struct tolk_engine *e, int i, char *err, size_t errlen
     return tolk_packet_ring_create(&ch->packets, slots);
 }
 
+static void publish_route(struct channel *ch, const struct tolk_route *route)
+{
+    bool live = !route->fallback;
+    if (live == ch->live && route->carry == ch->carry)
+        return;
+    ch->live = live;
+    ch->carry = route->carry;
+    atomic_store_explicit(&ch->pub.live, live, memory_order_relaxed);
+    atomic_store_explicit(&ch->pub.carry, route->carry, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ch->pub.state_version, 1, memory_order_release);
+}
+
+/* What listeners see before the first tick: synthetic sources live, device inputs without a
+ * signal until the device delivers, meters at the floor. */
+static void publish_initial_state(struct tolk_engine *e)
+{
+    bool live[TOLK_MAX_CHANNELS];
+    int fallback[TOLK_MAX_CHANNELS];
+    struct tolk_route routes[TOLK_MAX_CHANNELS];
+    for (int i = 0; i < e->count; i++) {
+        live[i] = e->ch[i].source != NULL;
+        fallback[i] = e->ch[i].cfg->fallback_index;
+        atomic_store(&e->ch[i].pub.peak_db, TOLK_METER_FLOOR_DB);
+        atomic_store(&e->ch[i].pub.rms_db, TOLK_METER_FLOOR_DB);
+        atomic_store(&e->ch[i].pub.signal, live[i]);
+    }
+    tolk_router_resolve(e->count, live, fallback, routes);
+    for (int i = 0; i < e->count; i++)
+        publish_route(&e->ch[i], &routes[i]);
+}
+
 int tolk_engine_create(struct tolk_engine **out, const struct tolk_config *cfg, char *err,
                        size_t errlen)
 {
@@ -138,6 +170,7 @@ int tolk_engine_create(struct tolk_engine **out, const struct tolk_config *cfg, 
         if (rc < 0)
             goto fail;
     }
+    publish_initial_state(e);
     if (e->device_inputs > 0) {
         rc = -ENOMEM;
         e->device_frame = calloc((size_t)e->frame_samples * (size_t)e->device_inputs, sizeof(float));
@@ -183,18 +216,6 @@ static void publish_levels(struct tolk_engine *e, struct channel *ch, bool signa
     atomic_store_explicit(&ch->pub.signal, signal, memory_order_relaxed);
 }
 
-static void publish_route(struct channel *ch, const struct tolk_route *route)
-{
-    bool live = !route->fallback;
-    if (live == ch->live && route->carry == ch->carry)
-        return;
-    ch->live = live;
-    ch->carry = route->carry;
-    atomic_store_explicit(&ch->pub.live, live, memory_order_relaxed);
-    atomic_store_explicit(&ch->pub.carry, route->carry, memory_order_relaxed);
-    atomic_fetch_add_explicit(&ch->pub.state_version, 1, memory_order_release);
-}
-
 static void encode_channel(struct tolk_engine *e, struct channel *ch, const struct tolk_route *route,
                            int64_t capture_us)
 {
@@ -231,6 +252,23 @@ static void tick(struct tolk_engine *e, int64_t capture_us, bool device_ok)
         e->hook(e->hook_arg);
 }
 
+/* The device's stamps carry the jitter of when its callback ran: a late callback makes its
+ * frames look captured later than they were. Audio samples are evenly spaced, so the stamp of
+ * the next frame is predicted as the last one plus a frame; an earlier stamp (a callback that
+ * ran on time) is believed at once, a later one only pulls the prediction by 1/256 of the
+ * difference, which follows the few ppm of drift between the card and the wall clock without
+ * passing on the jitter. A jump of more than 50 ms (a restart, a stepped clock) starts over. */
+static int64_t smooth_device_stamp(struct tolk_engine *e, int64_t observed_us)
+{
+    int64_t predicted = e->device_stamp_us + e->frame_ns / 1000;
+    int64_t error = observed_us - predicted;
+    if (e->device_stamp_us == 0 || error < 0 || error > 50000)
+        e->device_stamp_us = observed_us;
+    else
+        e->device_stamp_us = predicted + error / 256;
+    return e->device_stamp_us;
+}
+
 /* Device-paced ticks: one per captured frame. Returns once the device stalls past deadline_ns
  * (the clock then takes over) or the engine stops; *deadline_ns follows the device. */
 static void run_device_ticks(struct tolk_engine *e, int64_t *deadline_ns)
@@ -238,7 +276,7 @@ static void run_device_ticks(struct tolk_engine *e, int64_t *deadline_ns)
     while (!atomic_load(&e->stop) && tolk_device_running(e->device)) {
         int64_t capture_us;
         if (tolk_device_read_frame(e->device, e->device_frame, &capture_us)) {
-            tick(e, capture_us, true);
+            tick(e, smooth_device_stamp(e, capture_us), true);
             *deadline_ns = tolk_clock_mono_ns() + 2 * e->frame_ns;
             continue;
         }
