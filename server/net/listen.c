@@ -497,10 +497,9 @@ static int on_writeable(struct lws *wsi, struct listener *l)
         return 0;
     if (l->close_code)
         return close_now(wsi, l->close_code, l->close_reason);
-    if (lws_send_pipe_choked(wsi)) {
-        lws_callback_on_writable(wsi);
-        return 0;
-    }
+    /* No lws_send_pipe_choked() here: WRITEABLE comes only after poll() reported room, and a
+     * short write is kept by lws (one message at most) and finished before the next WRITEABLE,
+     * so memory stays bounded. The check cost a poll() per message (docs/performance.md). */
     struct tolk_net_thread *t = tolk_net_thread_of(wsi);
     struct tolk_channel_status st;
     int rc = 0;
