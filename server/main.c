@@ -124,6 +124,9 @@ static int run(const struct tolk_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* The capture child process (see audio/device.h): nothing of the server runs in it. */
+    if (argc > 1 && strcmp(argv[1], TOLK_DEVICE_CHILD_ARG) == 0)
+        return tolk_device_child_main(argc, argv);
     enum { OPT_CHECK = 256, OPT_LIST, OPT_VERSION };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},   {"check-config", no_argument, NULL, OPT_CHECK},

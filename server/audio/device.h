@@ -1,11 +1,13 @@
 /* The PortAudio capture device: one multichannel input device, opened and supervised.
  *
- * Threads:
- * - PortAudio's callback writes interleaved float frames into a lock-free ring and counts
- *   overruns; it never allocates, locks, logs or blocks.
- * - A supervisor thread (owned here) opens the device, notices when it stops delivering, reports
- *   it once, and retries every few seconds (re-scanning devices), so a missing device never stops
- *   the server: its channels carry "no signal" meanwhile.
+ * Threads and processes:
+ * - PortAudio's callback, in the capture child process, writes interleaved float frames into a
+ *   lock-free ring in memory shared with tolk-server and counts overruns; it never allocates,
+ *   locks, logs or blocks.
+ * - A supervisor thread (owned here) runs PortAudio in a child process, notices when the device
+ *   stops delivering, reports it once, kills the child and starts a fresh one a few seconds later
+ *   (re-scanning devices), so a missing or lost device never stops the server: its channels
+ *   carry "no signal" meanwhile.
  * - The engine thread is the ring's only reader: tolk_device_read_frame().
  */
 #ifndef TOLK_AUDIO_DEVICE_H
@@ -36,5 +38,11 @@ uint64_t tolk_device_overruns(const struct tolk_device *device);
 
 /* --list-devices: every PortAudio device with input/output channels and default rate. */
 int tolk_device_list(FILE *out);
+
+/* The capture child process (capture_child.c): main() hands over when argv[1] is
+ * TOLK_DEVICE_CHILD_ARG, before anything else; returns the exit code (normally it never returns:
+ * the parent kills it). */
+#define TOLK_DEVICE_CHILD_ARG "--capture-child"
+int tolk_device_child_main(int argc, char **argv);
 
 #endif

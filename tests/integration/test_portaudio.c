@@ -6,9 +6,16 @@
  * B: tolk-server first, no jackd: floor and fr stream anyway (fr flagged FALLBACK); jackd
  *    starts: the device supervisor opens it within ~10 s and the tones appear, the sequence
  *    never breaking.
+ * C: tones flowing, jackd is killed (SIGKILL, a crash): floor and fr keep streaming, flagged
+ *    FALLBACK; jackd starts again under the same name and the player is re-plugged: the tones come
+ *    back on their channels within ~10 s, the sequence never breaking, and tolk-server logged the
+ *    loss and the recovery once each (PortAudio runs in a capture process it replaces).
  * Every JACK server is named tolktest-<pid>-<phase> (JACK_DEFAULT_SERVER) so runs never meet;
- * only processes started here are stopped. Exits 77 (skip) if jackd can not run here.
+ * only processes started here are stopped; the one killed by SIGKILL is restarted under its own
+ * name, which frees its slot in JACK's server registry (8 slots, not freed by a crash otherwise).
+ * Exits 77 (skip) if jackd can not run here.
  * Usage: SERVER. Main thread only. */
+#include <signal.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,18 +98,55 @@ static void name_jack(char phase)
              phase);
 }
 
-/* Starts jackd and waits until it serves; NULL (with *why) if it can not run here. */
+static char jackd_pid_path[512];
+static int jackd_pid; /* the running jackd's, 0 when none */
+
+/* A failed check exits with jackd running and the harness then SIGKILLs it, which would leave
+ * its name in JACK's server registry for good (8 slots: later runs get "Too many servers").
+ * SIGTERM lets it unregister; registered after the harness's exit handler, so it runs first. */
+static void stop_jackd_at_exit(void)
+{
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", jackd_pid);
+    if (jackd_pid <= 0 || kill(jackd_pid, SIGTERM) != 0)
+        return;
+    for (int i = 0; i < 50; i++) { /* until it is a zombie (the harness reaps it) */
+        FILE *f = fopen(path, "r");
+        char *end = f && fgets(stat, sizeof stat, f) ? strrchr(stat, ')') : NULL;
+        if (f)
+            fclose(f);
+        if (!end || end[1] == '\0' || end[2] == 'Z')
+            return;
+        usleep(100000);
+    }
+}
+
+static void note_jackd_pid(void)
+{
+    char *text = tolk_harness_read_file(jackd_pid_path);
+    jackd_pid = text ? atoi(text) : 0;
+    free(text);
+}
+
+/* Starts jackd and waits until it serves; NULL (with *why) if it can not run here. Its pid goes
+ * to jackd_pid_path (a shell that writes its own pid and then becomes jackd), for phase C. */
 static struct tolk_child *start_jackd(char **why)
 {
-    char *argv[] = {"jackd", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "480", NULL};
+    if (!jackd_pid_path[0])
+        TOLK_CHECK(tolk_harness_temp_path("jackd.pid", jackd_pid_path, sizeof jackd_pid_path) == 0,
+                   "path");
+    char *argv[] = {"sh", "-c", "echo $$ >\"$0\" && exec jackd --no-realtime -d dummy -r 48000 -p 480",
+                    jackd_pid_path, NULL};
     struct tolk_child *jackd = NULL;
     *why = NULL;
     if (tolk_harness_spawn(&jackd, "jackd", argv, env) != 0)
         return NULL;
     char *wait_argv[] = {"jack_wait", "-w", "-t", "5", NULL};
     int rc = tolk_harness_run(wait_argv, env, 10000, NULL, NULL);
-    if (rc == 0 && tolk_harness_alive(jackd))
+    if (rc == 0 && tolk_harness_alive(jackd)) {
+        note_jackd_pid();
         return jackd;
+    }
     *why = tolk_harness_read_file(tolk_harness_err_path(jackd));
     tolk_harness_stop(jackd, 3000, NULL);
     return NULL;
@@ -188,7 +232,11 @@ static void stop_all(struct tolk_child *player, struct tolk_child *srv, struct t
 {
     tolk_harness_stop(player, 3000, NULL);
     tolk_harness_server_stop(srv);
-    tolk_harness_stop(jackd, 5000, NULL);
+    int64_t t0 = tolk_harness_now_us();
+    int rc = tolk_harness_stop(jackd, 10000, NULL);
+    tolk_harness_note("jackd %s after %lld ms", rc == 0 ? "exited" : "was KILLED",
+                      (long long)(tolk_harness_now_us() - t0) / 1000);
+    jackd_pid = 0;
 }
 
 static struct tolk_child *start_server(int port)
@@ -259,11 +307,91 @@ static void phase_b(void)
     stop_all(player, srv, jackd);
 }
 
+/* Every packet of c from `from` on: consecutive sequence numbers, never DISCONTINUITY. */
+static void expect_unbroken(struct tolk_client *c, size_t from, const char *what)
+{
+    size_t n;
+    const struct tolk_client_packet *p = tolk_client_packets(c, &n);
+    for (size_t i = from + 1; i < n; i++)
+        TOLK_CHECK(p[i].seq == p[i - 1].seq + 1 && !(p[i].flags & TOLK_FLAG_DISCONTINUITY),
+                   "%s: packet %zu: seq %u after %u, flags %#x", what, i, p[i].seq, p[i - 1].seq,
+                   p[i].flags);
+}
+
+static int count_lines(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *at = text; at && (at = strstr(at, needle)); at += strlen(needle))
+        n++;
+    return n;
+}
+
+/* SIGKILL, like a crash; reaps it through the harness. */
+static void crash_jackd(struct tolk_child *jackd)
+{
+    int pid = jackd_pid;
+    jackd_pid = 0;
+    TOLK_CHECK(pid > 1 && kill(pid, SIGKILL) == 0, "C: cannot kill jackd (pid %d)", pid);
+    TOLK_CHECK(tolk_harness_wait_exit(jackd, 3000, NULL), "C: jackd outlived SIGKILL");
+}
+
+static void phase_c(void)
+{
+    name_jack('c');
+    char *why = NULL;
+    struct tolk_child *jackd = start_jackd(&why);
+    TOLK_CHECK(jackd, "C: jackd did not start (it did in phase A): %s", why ? why : "");
+    int port = tolk_harness_free_port();
+    struct tolk_child *srv = start_server(port);
+    TOLK_CHECK(tolk_client_init() == 0, "lws client context");
+    struct tolk_child *player = start_player();
+    plug_player(10000);
+    struct tolk_client *floor = listen_on(port, "floor"), *fr = listen_on(port, "fr");
+    tolk_client_service_until(300, NULL, NULL);
+    expect_tone(floor, FLOOR, 500, false, "C: floor before the crash");
+    expect_tone(fr, FR, 1000, false, "C: fr before the crash");
+    size_t floor_from, fr_from;
+    tolk_client_packets(floor, &floor_from);
+    tolk_client_packets(fr, &fr_from);
+
+    crash_jackd(jackd);
+    tolk_harness_stop(player, 3000, NULL);
+    tolk_client_service_until(1500, NULL, NULL); /* past the 500 ms stall detection */
+    size_t from;
+    tolk_client_packets(fr, &from);
+    TOLK_CHECK(tolk_client_wait_packets(fr, from + 40, 3000), "C: fr stopped streaming");
+    struct tolk_stream_expect e = {.channel = FR, .frame_ms = 20, .fallback = TOLK_EXPECT_SET};
+    tolk_check_stream(fr, from, from + 40, &e, "C: fr while JACK is dead");
+
+    jackd = start_jackd(&why);
+    TOLK_CHECK(jackd, "C: jackd did not start again under its name: %s", why ? why : "");
+    player = start_player();
+    int64_t t0 = tolk_harness_now_us();
+    plug_player(10000);
+    tolk_client_service_until(300, NULL, NULL);
+    expect_tone(floor, FLOOR, 500, false, "C: floor after JACK came back");
+    expect_tone(fr, FR, 1000, false, "C: fr after JACK came back");
+    tolk_harness_note("C: tones back %lld ms after jackd restarted",
+                      (long long)(tolk_harness_now_us() - t0) / 1000);
+    expect_unbroken(floor, floor_from, "C: floor across the crash");
+    expect_unbroken(fr, fr_from, "C: fr across the crash");
+
+    char *log = tolk_harness_read_file(tolk_harness_err_path(srv));
+    int lost = count_lines(log, "lost the stream"), capturing = count_lines(log, "capturing from");
+    TOLK_CHECK(lost == 1 && capturing == 2,
+               "C: the log has %d \"lost the stream\" (want 1) and %d \"capturing from\" "
+               "(want 2: start and recovery)", lost, capturing);
+    free(log);
+    tolk_client_fini();
+    stop_all(player, srv, jackd);
+}
+
 int main(int argc, char **argv)
 {
     TOLK_CHECK(argc == 2, "usage: %s TOLK-SERVER", argv[0]);
     server = argv[1];
     tolk_harness_init("portaudio", 85);
+    atexit(stop_jackd_at_exit);
     const char *tools[] = {"jackd", "jack_wait", "jack_lsp", "jack_connect", "sndfile-jackplay",
                            "sox"};
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
@@ -273,6 +401,7 @@ int main(int argc, char **argv)
     TOLK_CHECK(tolk_client_init() == 0, "lws client context");
     phase_a();
     phase_b();
+    phase_c();
     tolk_check_finish();
     tolk_harness_note("PASS");
     return 0;
