@@ -11,7 +11,13 @@ packages=(
   libsndfile1-dev libspeexdsp-dev libogg-dev libcmocka-dev libqrencode-dev
   # tests: JACK's dummy backend drives PortAudio without a sound card; tools to feed it
   jackd2 sndfile-tools sox
+  # browser tests: Debian's Chromium, driven by playwright-core from npm
+  chromium
 )
+# Node.js and npm: the machine's own when present (they may come from outside Debian's archive),
+# else Debian's.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
