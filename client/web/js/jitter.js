@@ -10,7 +10,9 @@ const MAX_STEER = 0.005; // ±0.5 % playout rate at most: inaudible on speech
 const STEER_FULL_MS = 30; // buffer error at which steering is at its maximum
 const STEER_DEADBAND_MS = 3; // below this error the rate is exactly 1 (no resampling at all)
 const AVERAGE_TAU_MS = 1000; // smoothing of the measured buffer level
-const PREROLL_MS = 40; // the server's pre-roll after a (re)start: those arrivals say nothing of jitter
+// After a (re)start, arrivals say little of the network: the server's pre-roll comes at once and
+// the page is busy starting. They are not measured for this long.
+const SETTLE_MS = 1000;
 const SPREAD_QUANTILE = 0.98;
 
 // Signed distance a - b of two u32 sequence numbers (wraps).
@@ -129,7 +131,7 @@ export class JitterBuffer {
     this.lastCaptureUs = NaN;
     this.levelMs = 0;
     this.lastLevelAt = NaN;
-    this.ignoreArrivals = Math.ceil(PREROLL_MS / this.frameMs) + 1;
+    this.settleUntil = NaN; // set by the first arrival
   }
 
   #resync() {
@@ -227,10 +229,8 @@ export class JitterBuffer {
   // Only while playing: a backlog arriving while stopped says how long the outage was, not how
   // jittery the network is.
   #observeArrival(captureUs, nowMs) {
-    if (this.ignoreArrivals > 0) {
-      this.ignoreArrivals -= 1;
-      return;
-    }
+    if (Number.isNaN(this.settleUntil)) this.settleUntil = nowMs + SETTLE_MS;
+    if (nowMs < this.settleUntil) return;
     this.transits[this.transitNext] = nowMs - captureUs / 1000;
     this.transitNext = (this.transitNext + 1) % this.windowSize;
     this.transitCount = Math.min(this.windowSize, this.transitCount + 1);
