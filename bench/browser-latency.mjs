@@ -54,38 +54,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-// Tone channels as in the browser tests, with the frame length asked for.
-function configText(port, frameMs) {
-  return `; written by bench/browser-latency.mjs
-[server]
-listen = 127.0.0.1:${port}
-web_root = ${resolve(REPO, 'client/web')}
-threads = 1
-
-[audio]
-frame_ms = ${frameMs}
-
-[channel floor]
-name = Floor
-source = tone:${TONES.floor}
-
-[channel en]
-name = English
-lang = en
-source = tone:${TONES.en}
-
-[channel fr]
-name = Français
-lang = fr
-source = tone:${TONES.fr}
-
-[channel es]
-name = Español
-lang = es
-source = none
-fallback = floor
-`;
-}
 
 // Runs in the page before its own scripts: notes, for every binary WebSocket message, when it arrived
 // (performance time) and the capture time of the end of its last frame (header + packets × frame_ms).
@@ -213,9 +181,8 @@ const active = { server: null }; // for the deadline: the server must not outliv
 async function measure(opts, log) {
   const playwright = await loadPlaywright();
   const port = await freePort();
-  const server = new Server(opts.binary, port);
+  const server = new Server(opts.binary, port, { frameMs: opts.frameMs }); // the browser tests' tones
   active.server = server;
-  writeFileSync(server.config, configText(port, opts.frameMs));
   const secure = opts.path === 'secure';
   const host = secure ? '127.0.0.1' : 'tolk.test';
   const args = secure ? [] : ['--host-resolver-rules=MAP tolk.test 127.0.0.1'];

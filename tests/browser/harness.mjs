@@ -76,7 +76,7 @@ export async function freePort() {
   });
 }
 
-function configText(port) {
+function configText(port, frameMs) {
   return `; written by tests/browser/harness.mjs
 [server]
 listen = 127.0.0.1:${port}
@@ -84,7 +84,7 @@ web_root = ${process.env.TOLK_TEST_WEB_ROOT || join(REPO, 'client/web')}
 threads = 1
 
 [audio]
-frame_ms = 20
+frame_ms = ${frameMs}
 
 [channel floor]
 name = Floor
@@ -116,12 +116,12 @@ fallback = en
 
 // The real tolk-server binary on a loopback port; start() waits until it serves the page.
 export class Server {
-  constructor(binary, port) {
+  constructor(binary, port, { frameMs = 20 } = {}) {
     this.binary = binary;
     this.port = port;
     this.dir = mkdtempSync(join(tmpdir(), 'tolk-browser-'));
     this.config = join(this.dir, 'tolk.conf');
-    writeFileSync(this.config, configText(port));
+    writeFileSync(this.config, configText(port, frameMs));
     this.child = null;
     this.output = '';
   }
