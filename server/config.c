@@ -23,7 +23,7 @@
 
 #include "tolk/error.h"
 
-enum section_kind { SEC_NONE, SEC_SERVER, SEC_AUDIO, SEC_CHANNEL };
+enum section_kind { SEC_NONE, SEC_SERVER, SEC_AUDIO, SEC_CHANNEL, SEC_BOOTH };
 
 enum key_type {
     KEY_INT,      /* a whole number in [min, max], or one of choices[] */
@@ -33,6 +33,7 @@ enum key_type {
     KEY_LISTEN,   /* HOST:PORT into listen_host and listen_port */
     KEY_SOURCE,   /* input:N, tone:HZ, file:PATH, demo or none */
     KEY_FALLBACK, /* a channel id or none; checked once every channel is known */
+    KEY_DESKS,    /* a comma-separated list of sources, one per desk */
 };
 
 struct enum_value {
@@ -57,6 +58,7 @@ struct key_def {
 #define AT(type, field) .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
 #define SRV(field) AT(struct tolk_config, field)
 #define CHN(field) AT(struct tolk_channel_config, field)
+#define BTH(field) AT(struct tolk_booth_config, field)
 
 static const int frame_ms_choices[] = {10, 20, 0};
 static const int sample_rate_choices[] = {48000, 0};
@@ -108,10 +110,29 @@ static const struct key_def keys[] = {
     {SEC_CHANNEL, "fallback", KEY_FALLBACK, .def = "floor",
      .def_shown = "floor (none for the floor)", CHN(fallback),
      .help = "channel carried while this one is not live; none = silence"},
+
+    {SEC_BOOTH, "name", KEY_STRING, .def = "", .def_shown = "(the booth id)", BTH(name),
+     .help = "name shown on the booth console"},
+    {SEC_BOOTH, "desks", KEY_DESKS, .def = "", BTH(desks),
+     .help = "one source per interpreter microphone, comma-separated: input:3, input:4"},
+    {SEC_BOOTH, "a", KEY_FALLBACK, .def = "none", .def_shown = "(required)", BTH(a),
+     .help = "outgoing channel A: a channel with source = none"},
+    {SEC_BOOTH, "b", KEY_FALLBACK, .def = "none", BTH(b),
+     .help = "optional outgoing channel B (often the booth's retour)"},
+    {SEC_BOOTH, "pin", KEY_STRING, .def = "", .def_shown = "([server] booth_pin)", BTH(pin),
+     .help = "PIN of this booth's console"},
+    {SEC_BOOTH, "relay_peak_dbfs", KEY_INT, .def = "-6", .min = -60, .max = 0,
+     BTH(relay_peak_dbfs),
+     .help = "hearing protection: no sample of the console's relay feed exceeds this, dBFS"},
+    {SEC_BOOTH, "relay_average_dbfs", KEY_INT, .def = "-20", .min = -60, .max = 0,
+     BTH(relay_average_dbfs),
+     .help = "hearing protection: ceiling on the relay feed's level averaged over 1 s, dBFS"},
 };
 
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 #define FIRST_CHANNEL_INSTANCE 2 /* key_line[] rows: 0 [server], 1 [audio], then channels */
+#define FIRST_BOOTH_INSTANCE (FIRST_CHANNEL_INSTANCE + TOLK_MAX_CHANNELS) /* then booths */
+#define INSTANCES (FIRST_BOOTH_INSTANCE + TOLK_MAX_BOOTHS)
 
 /* The state of one parse; lives on the loading thread's stack. */
 struct parse {
@@ -127,7 +148,7 @@ struct parse {
     int instance;           /* row of key_line[] of the current section */
     char section_name[48];  /* "server", "channel fr": for messages */
     int section_line[2];    /* lines of [server] and [audio], 0 until seen */
-    int key_line[TOLK_MAX_CHANNELS + FIRST_CHANNEL_INSTANCE][KEY_COUNT]; /* 0 = not set */
+    int key_line[INSTANCES][KEY_COUNT]; /* 0 = not set */
     char *err;
     size_t errlen;
     bool failed;
@@ -249,6 +270,7 @@ static const char *section_title(enum section_kind section)
     case SEC_SERVER: return "server";
     case SEC_AUDIO: return "audio";
     case SEC_CHANNEL: return "channel ID";
+    case SEC_BOOTH: return "booth ID";
     default: return "";
     }
 }
@@ -443,6 +465,37 @@ static int set_source(const struct parse *p, struct tolk_source_spec *spec, cons
     return -1;
 }
 
+/* "input:3, input:4": one source per desk. */
+static int set_desks(const struct parse *p, struct tolk_booth_config *booth, const char *value,
+                     char *problem, size_t len)
+{
+    char item[PATH_MAX + 8];
+    booth->desk_count = 0;
+    for (const char *next = value; *next;) {
+        size_t n = strcspn(next, ",");
+        const char *s = next, *end = next + n;
+        next += n + (next[n] == ',');
+        while (s < end && isspace((unsigned char)*s))
+            s++;
+        while (end > s && isspace((unsigned char)end[-1]))
+            end--;
+        if (booth->desk_count == TOLK_MAX_DESKS) {
+            snprintf(problem, len, "too many desks (at most %d)", TOLK_MAX_DESKS);
+            return -1;
+        }
+        snprintf(item, sizeof item, "%.*s", (int)(end - s), s);
+        struct tolk_source_spec *spec = &booth->desks[booth->desk_count++];
+        char why[PATH_MAX + 64] = "";
+        if (set_source(p, spec, item, why, sizeof why) < 0 || spec->kind == TOLK_SOURCE_NONE) {
+            snprintf(problem, len, "desk %d: %s", booth->desk_count,
+                     spec->kind == TOLK_SOURCE_NONE && !why[0] ? "needs a source, e.g. input:3"
+                                                               : why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int set_fallback(const struct key_def *key, void *field, const char *value,
                         char *problem, size_t len)
 {
@@ -470,6 +523,7 @@ static int set_value(const struct parse *p, const struct key_def *key, void *bas
     case KEY_LISTEN: return set_listen(base, value, problem, len);
     case KEY_SOURCE: return set_source(p, field, value, problem, len);
     case KEY_FALLBACK: return set_fallback(key, field, value, problem, len);
+    case KEY_DESKS: return set_desks(p, base, value, problem, len);
     }
     return -1;
 }
@@ -521,6 +575,37 @@ static void begin_channel(struct parse *p, const char *id)
     ch->line = p->line;
 }
 
+static struct tolk_booth_config *current_booth(struct parse *p)
+{
+    return &p->cfg->booths[p->instance - FIRST_BOOTH_INSTANCE];
+}
+
+static void begin_booth(struct parse *p, const char *id)
+{
+    struct tolk_config *cfg = p->cfg;
+    if (!is_id(id)) {
+        fail(p, p->line, p->section_name, NULL, "bad booth id '%s': use 1 to %d letters, "
+             "digits, '-' or '_', as in [booth fr]", id, TOLK_ID_MAX - 1);
+        return;
+    }
+    int other = tolk_config_booth_index(cfg, id);
+    if (other >= 0) {
+        fail(p, p->line, p->section_name, NULL, "duplicate booth (first at line %d)",
+             cfg->booths[other].line);
+        return;
+    }
+    if (cfg->booth_count == TOLK_MAX_BOOTHS) {
+        fail(p, p->line, p->section_name, NULL, "too many booths (at most %d)", TOLK_MAX_BOOTHS);
+        return;
+    }
+    p->instance = FIRST_BOOTH_INSTANCE + cfg->booth_count++;
+    struct tolk_booth_config *booth = current_booth(p);
+    apply_defaults(p, SEC_BOOTH, booth);
+    snprintf(booth->id, sizeof booth->id, "%s", id);
+    snprintf(booth->name, sizeof booth->name, "%s", id);
+    booth->line = p->line;
+}
+
 static void begin_fixed_section(struct parse *p, enum section_kind section)
 {
     int *line = &p->section_line[section == SEC_AUDIO];
@@ -534,15 +619,17 @@ static void begin_fixed_section(struct parse *p, enum section_kind section)
 
 static void unknown_section(struct parse *p, const char *word)
 {
-    static const char *const known[] = {"server", "audio", "channel"};
+    static const char *const known[] = {"server", "audio", "channel", "booth"};
     const char *hint = NULL;
     for (size_t i = 0; i < sizeof known / sizeof known[0] && !hint; i++)
         if (is_typo_of(word, known[i]))
             hint = known[i];
     if (hint && strcmp(hint, "channel") == 0)
         hint = "channel ID";
+    else if (hint && strcmp(hint, "booth") == 0)
+        hint = "booth ID";
     fail(p, p->line, p->section_name, NULL,
-         "unknown section%s%s%s; sections are [server], [audio] and [channel ID]",
+         "unknown section%s%s%s; sections are [server], [audio], [channel ID] and [booth ID]",
          hint ? " (did you mean [" : "", hint ? hint : "", hint ? "]?)" : "");
 }
 
@@ -568,9 +655,12 @@ static void begin_section(struct parse *p, const char *line)
     p->section = strcmp(word, "server") == 0    ? SEC_SERVER
                  : strcmp(word, "audio") == 0   ? SEC_AUDIO
                  : strcmp(word, "channel") == 0 ? SEC_CHANNEL
+                 : strcmp(word, "booth") == 0   ? SEC_BOOTH
                                                 : SEC_NONE;
     if (p->section == SEC_CHANNEL)
         begin_channel(p, rest);
+    else if (p->section == SEC_BOOTH)
+        begin_booth(p, rest);
     else if (p->section != SEC_NONE && *rest == '\0')
         begin_fixed_section(p, p->section);
     else
@@ -665,8 +755,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     }
     if (p->section == SEC_NONE) {
-        fail(p, p->line, NULL, name, "outside any section; put it under [server], [audio] "
-             "or [channel ID]");
+        fail(p, p->line, NULL, name, "outside any section; put it under [server], [audio], "
+             "[channel ID] or [booth ID]");
         return 0;
     }
     const struct key_def *key = find_key(p->section, name);
@@ -680,7 +770,9 @@ static int on_key(void *user, const char *section, const char *name, const char 
         return 0;
     }
     *line = p->line;
-    void *base = p->section == SEC_CHANNEL ? (void *)current_channel(p) : (void *)p->cfg;
+    void *base = p->section == SEC_CHANNEL ? (void *)current_channel(p)
+                 : p->section == SEC_BOOTH ? (void *)current_booth(p)
+                                           : (void *)p->cfg;
     if (set_value(p, key, base, value, problem, sizeof problem) < 0)
         fail(p, p->line, p->section_name, name, "%s", problem);
     return !p->failed;
@@ -740,6 +832,61 @@ static void check_fallback_cycles(struct parse *p)
     }
 }
 
+/* Line of a booth's key, or of its header when the key was not set. */
+static int booth_key_line(const struct parse *p, int booth, const char *name)
+{
+    size_t key = (size_t)(find_key(SEC_BOOTH, name) - keys);
+    int line = p->key_line[FIRST_BOOTH_INSTANCE + booth][key];
+    return line ? line : p->cfg->booths[booth].line;
+}
+
+static int source_line(const struct parse *p, int channel)
+{
+    size_t key = (size_t)(find_key(SEC_CHANNEL, "source") - keys);
+    int line = p->key_line[FIRST_CHANNEL_INSTANCE + channel][key];
+    return line ? line : p->cfg->channels[channel].line;
+}
+
+/* An outgoing channel of a booth ("a" or "b") must be a channel without a source of its own. */
+static void check_booth_channel(struct parse *p, int b, const char *key, const char *id)
+{
+    const struct tolk_config *cfg = p->cfg;
+    char section[TOLK_ID_MAX + 8];
+    snprintf(section, sizeof section, "booth %s", cfg->booths[b].id);
+    int line = booth_key_line(p, b, key);
+    int c = tolk_config_channel_index(cfg, id);
+    if (c < 0)
+        fail(p, line, section, key, "no channel '%s' in this file", id);
+    else if (strcmp(id, "floor") == 0)
+        fail(p, line, section, key, "the floor can not be a booth's channel");
+    else if (cfg->channels[c].source.kind != TOLK_SOURCE_NONE)
+        fail(p, line, section, key, "channel %s has its own source (line %d); a booth's channel "
+             "takes its audio from the booth's desks: set source = none there", id,
+             source_line(p, c));
+}
+
+static void check_booths(struct parse *p)
+{
+    const struct tolk_config *cfg = p->cfg;
+    for (int b = 0; b < cfg->booth_count && !p->failed; b++) {
+        const struct tolk_booth_config *booth = &cfg->booths[b];
+        char section[TOLK_ID_MAX + 8];
+        snprintf(section, sizeof section, "booth %s", booth->id);
+        if (booth->desk_count == 0)
+            fail(p, booth->line, section, "desks", "missing: one source per interpreter "
+                 "microphone, e.g. desks = input:3, input:4");
+        else if (!booth->a[0])
+            fail(p, booth->line, section, "a", "missing: the channel this booth produces");
+        else
+            check_booth_channel(p, b, "a", booth->a);
+        if (!p->failed && booth->b[0] && strcmp(booth->a, booth->b) == 0)
+            fail(p, booth_key_line(p, b, "b"), section, "b", "the same channel as a ('%s')",
+                 booth->b);
+        else if (!p->failed && booth->b[0])
+            check_booth_channel(p, b, "b", booth->b);
+    }
+}
+
 /* Checks the floor and the fallbacks, moves the floor to index 0 and resolves fallbacks. */
 static void finish(struct parse *p)
 {
@@ -752,6 +899,7 @@ static void finish(struct parse *p)
     }
     check_fallback_names(p);
     check_fallback_cycles(p);
+    check_booths(p);
     if (p->failed)
         return;
     struct tolk_channel_config moved = cfg->channels[floor];
@@ -760,6 +908,11 @@ static void finish(struct parse *p)
     for (int i = 0; i < cfg->channel_count; i++) {
         struct tolk_channel_config *ch = &cfg->channels[i];
         ch->fallback_index = ch->fallback[0] ? tolk_config_channel_index(cfg, ch->fallback) : -1;
+    }
+    for (int b = 0; b < cfg->booth_count; b++) {
+        struct tolk_booth_config *booth = &cfg->booths[b];
+        booth->a_index = tolk_config_channel_index(cfg, booth->a);
+        booth->b_index = booth->b[0] ? tolk_config_channel_index(cfg, booth->b) : -1;
     }
 }
 
@@ -828,6 +981,20 @@ int tolk_config_channel_index(const struct tolk_config *cfg, const char *id)
     return -1;
 }
 
+int tolk_config_booth_index(const struct tolk_config *cfg, const char *id)
+{
+    for (int i = 0; i < cfg->booth_count; i++)
+        if (strcmp(cfg->booths[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+const char *tolk_config_booth_pin(const struct tolk_config *cfg, int booth)
+{
+    const char *own = cfg->booths[booth].pin;
+    return own[0] ? own : cfg->booth_pin;
+}
+
 /* The accepted values of a key, as --help shows them. */
 static void describe_values(const struct key_def *key, char *buf, size_t len)
 {
@@ -844,6 +1011,7 @@ static void describe_values(const struct key_def *key, char *buf, size_t len)
     case KEY_LISTEN: snprintf(buf, len, "HOST:PORT"); break;
     case KEY_SOURCE: snprintf(buf, len, "input:N, tone:HZ, file:PATH, demo or none"); break;
     case KEY_FALLBACK: snprintf(buf, len, "a channel id or none"); break;
+    case KEY_DESKS: snprintf(buf, len, "sources, comma-separated"); break;
     }
 }
 

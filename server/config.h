@@ -1,7 +1,7 @@
 /* tolk-server configuration: the INI file of DESIGN.md, parsed with libinih.
  *
  * config.c holds one table that defines every key of [server] and [audio] and of each
- * [channel ID] section, with its default, range and help text; config/tolk.conf documents the
+ * [channel ID] and [booth ID] section, with its default, range and help text; config/tolk.conf documents the
  * same keys. Loading runs on the main thread before anything starts; afterwards the struct is
  * read-only and any thread may read it.
  */
@@ -13,6 +13,8 @@
 #include <stdio.h>
 
 #define TOLK_MAX_CHANNELS 32
+#define TOLK_MAX_BOOTHS 16
+#define TOLK_MAX_DESKS 6 /* per booth */
 #define TOLK_ID_MAX 32
 
 enum tolk_source_kind {
@@ -40,6 +42,21 @@ struct tolk_channel_config {
     int line;                   /* line of the section header, for messages */
 };
 
+/* [booth ID]: the interpreters who produce a channel. Each desk is one interpreter's microphone;
+ * the desk that is on air feeds the booth's output channel A or B (control/booth.c decides). */
+struct tolk_booth_config {
+    char id[TOLK_ID_MAX];
+    char name[64]; /* shown on the console */
+    int desk_count;
+    struct tolk_source_spec desks[TOLK_MAX_DESKS];
+    char a[TOLK_ID_MAX], b[TOLK_ID_MAX]; /* outgoing channels; b "" = none */
+    int a_index, b_index;                /* resolved; b_index -1 = none */
+    char pin[32];                        /* "" = [server] booth_pin */
+    int relay_peak_dbfs;    /* hearing protection on the console's relay feed: sample ceiling */
+    int relay_average_dbfs; /* ... and ceiling on the short-term average level */
+    int line;               /* of the section header */
+};
+
 struct tolk_config {
     char path[PATH_MAX];
 
@@ -65,6 +82,10 @@ struct tolk_config {
     /* [channel ID] sections; the floor is always channels[0]. */
     int channel_count;
     struct tolk_channel_config channels[TOLK_MAX_CHANNELS];
+
+    /* [booth ID] sections, in file order. */
+    int booth_count;
+    struct tolk_booth_config booths[TOLK_MAX_BOOTHS];
 };
 
 /* Loads and validates path. On failure returns TOLK_ECONFIG (or -errno if the file can not be
@@ -77,6 +98,12 @@ int tolk_config_parse_string(struct tolk_config *cfg, const char *name, const ch
 
 /* Index of the channel with this id, or -1. */
 int tolk_config_channel_index(const struct tolk_config *cfg, const char *id);
+
+/* Index of the booth with this id, or -1. */
+int tolk_config_booth_index(const struct tolk_config *cfg, const char *id);
+
+/* The PIN of a booth: its own, else [server] booth_pin. */
+const char *tolk_config_booth_pin(const struct tolk_config *cfg, int booth);
 
 /* Writes every key with its default and range, for --help. */
 void tolk_config_print_keys(FILE *out);

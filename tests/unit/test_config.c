@@ -359,6 +359,71 @@ static void test_error_sections(void **state)
     assert_string_equal(cfg.channels[1].id, "a23456789012345678901234567890b");
 }
 
+#define BOOTH_CHANNELS "[channel floor]\nsource = demo\n[channel fr]\n[channel en]\n"
+
+static void test_booths(void **state)
+{
+    parse_ok(BOOTH_CHANNELS "[booth fr]\nname = Cabine\ndesks = input:3 , tone:500,demo\n"
+             "a = fr\nb = en\npin = 42\nrelay_peak_dbfs = -12\n[booth en]\ndesks = input:5\n"
+             "a = en\n");
+    assert_int_equal(cfg.booth_count, 2);
+    const struct tolk_booth_config *fr = &cfg.booths[0];
+    assert_string_equal(fr->id, "fr");
+    assert_string_equal(fr->name, "Cabine");
+    assert_int_equal(fr->desk_count, 3);
+    assert_int_equal(fr->desks[0].kind, TOLK_SOURCE_INPUT);
+    assert_int_equal(fr->desks[0].input, 3);
+    assert_int_equal(fr->desks[1].kind, TOLK_SOURCE_TONE);
+    assert_true(fr->desks[1].tone_hz == 500);
+    assert_int_equal(fr->desks[2].kind, TOLK_SOURCE_DEMO);
+    assert_int_equal(fr->a_index, 1);
+    assert_int_equal(fr->b_index, 2);
+    assert_int_equal(fr->relay_peak_dbfs, -12);
+    assert_int_equal(fr->relay_average_dbfs, -20);
+    assert_string_equal(tolk_config_booth_pin(&cfg, 0), "42");
+    assert_string_equal(tolk_config_booth_pin(&cfg, 1), "1234");
+    assert_string_equal(cfg.booths[1].name, "en");
+    assert_int_equal(cfg.booths[1].b_index, -1);
+    assert_int_equal(tolk_config_booth_index(&cfg, "en"), 1);
+    assert_int_equal(tolk_config_booth_index(&cfg, "es"), -1);
+}
+
+static void test_error_booths(void **state)
+{
+    expect_error(BOOTH_CHANNELS "[booth fr]\na = fr\n", "tolk.conf:5: [booth fr] desks: ",
+                 "missing", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = input:3\n", "tolk.conf:5: [booth fr] a: ",
+                 "missing", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = input:3, none\n",
+                 "tolk.conf:6: [booth fr] desks: ", "desk 2: needs a source", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = input:3,,input:4\n",
+                 "tolk.conf:6: [booth fr] desks: ", "desk 2: expected input:N", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = input:3, tone:5\n",
+                 "tolk.conf:6: [booth fr] desks: ", "desk 2: tone frequency", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = a,b,c,d,e,f,g\n",
+                 "tolk.conf:6: [booth fr] desks: ", "desk 1: expected", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = demo,demo,demo,demo,demo,demo,demo\n",
+                 "tolk.conf:6: [booth fr] desks: ", "too many desks (at most 6)", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = demo\na = de\n",
+                 "tolk.conf:7: [booth fr] a: ", "no channel 'de'", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = demo\na = floor\n",
+                 "tolk.conf:7: [booth fr] a: ", "the floor can not", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = demo\na = fr\nb = fr\n",
+                 "tolk.conf:8: [booth fr] b: ", "the same channel as a", NULL);
+    expect_error("[channel floor]\n[channel fr]\nsource = demo\n[booth fr]\ndesks = demo\n"
+                 "a = fr\n", "tolk.conf:6: [booth fr] a: ", "channel fr has its own source "
+                 "(line 3)", "set source = none", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\ndesks = demo\na = fr\n[booth fr]\n",
+                 "tolk.conf:8: [booth fr]: ", "duplicate booth (first at line 5)", NULL);
+    expect_error(BOOTH_CHANNELS "[booth f r]\n", "tolk.conf:5: [booth f r]: ", "bad booth id",
+                 NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\nrelay_peak_dbfs = 3\n",
+                 "tolk.conf:6: [booth fr] relay_peak_dbfs: ", "between -60 and 0", NULL);
+    expect_error("[boot fr]\n", "tolk.conf:1: [boot fr]: ", "did you mean [booth ID]?", NULL);
+    expect_error(BOOTH_CHANNELS "[booth fr]\nsource = demo\n",
+                 "tolk.conf:6: [booth fr] source: ", "it belongs in [channel ID]", NULL);
+}
+
 static void test_error_missing_floor(void **state)
 {
     expect_error("[server]\n[channel en]\nsource = demo\n", "tolk.conf:3: [channel floor]: ",
@@ -524,8 +589,17 @@ static void test_repo_sample_config(void **state)
         assert_string_equal(cfg.channels[i].id, ids[i]);
         assert_string_equal(cfg.channels[i].name, names[i]);
         assert_string_equal(cfg.channels[i].lang, i == 0 ? "" : ids[i]);
-        assert_int_equal(cfg.channels[i].source.kind, TOLK_SOURCE_DEMO);
+        assert_int_equal(cfg.channels[i].source.kind, i == 0 ? TOLK_SOURCE_DEMO
+                                                              : TOLK_SOURCE_NONE);
         assert_int_equal(cfg.channels[i].fallback_index, i == 0 ? -1 : 0);
+    }
+    /* Every language has a booth of two demo desks. */
+    assert_int_equal(cfg.booth_count, 4);
+    for (int b = 0; b < 4; b++) {
+        assert_int_equal(cfg.booths[b].a_index, tolk_config_channel_index(&cfg, ids[b + 1]));
+        assert_int_equal(cfg.booths[b].desk_count, 2);
+        assert_int_equal(cfg.booths[b].desks[1].kind, TOLK_SOURCE_DEMO);
+        assert_string_equal(tolk_config_booth_pin(&cfg, b), "1234");
     }
 }
 
@@ -578,7 +652,7 @@ static void test_sample_config_shows_every_key(void **state)
             fail_msg("config/tolk.conf does not set '%s'", key);
     }
     free(help);
-    assert_int_equal(keys, 18);
+    assert_int_equal(keys, 25);
 }
 
 int main(void)
@@ -593,6 +667,8 @@ int main(void)
         cmocka_unit_test(test_error_examples),
         cmocka_unit_test(test_error_unknown_keys),
         cmocka_unit_test(test_error_sections),
+        cmocka_unit_test(test_booths),
+        cmocka_unit_test(test_error_booths),
         cmocka_unit_test(test_error_missing_floor),
         cmocka_unit_test(test_error_too_many_channels),
         cmocka_unit_test(test_error_duplicate_key),
