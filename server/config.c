@@ -913,6 +913,8 @@ static void finish(struct parse *p)
         struct tolk_booth_config *booth = &cfg->booths[b];
         booth->a_index = tolk_config_channel_index(cfg, booth->a);
         booth->b_index = booth->b[0] ? tolk_config_channel_index(cfg, booth->b) : -1;
+        booth->first_desk = cfg->desk_count;
+        cfg->desk_count += booth->desk_count;
     }
 }
 

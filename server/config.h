@@ -15,6 +15,7 @@
 #define TOLK_MAX_CHANNELS 32
 #define TOLK_MAX_BOOTHS 16
 #define TOLK_MAX_DESKS 6 /* per booth */
+#define TOLK_MAX_ALL_DESKS (TOLK_MAX_BOOTHS * TOLK_MAX_DESKS)
 #define TOLK_ID_MAX 32
 
 enum tolk_source_kind {
@@ -54,6 +55,7 @@ struct tolk_booth_config {
     char pin[32];                        /* "" = [server] booth_pin */
     int relay_peak_dbfs;    /* hearing protection on the console's relay feed: sample ceiling */
     int relay_average_dbfs; /* ... and ceiling on the short-term average level */
+    int first_desk;         /* resolved: index of desk 1 among all booths' desks */
     int line;               /* of the section header */
 };
 
@@ -86,6 +88,7 @@ struct tolk_config {
     /* [booth ID] sections, in file order. */
     int booth_count;
     struct tolk_booth_config booths[TOLK_MAX_BOOTHS];
+    int desk_count; /* all booths' desks, numbered booth by booth from 0 */
 };
 
 /* Loads and validates path. On failure returns TOLK_ECONFIG (or -errno if the file can not be

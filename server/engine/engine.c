@@ -2,10 +2,12 @@
  *
  * Threads:
  * - main thread: create, start, stop, destroy.
- * - engine thread (engine_main): owns every `struct channel` field not marked published, the
- *   sources, the encoders and the write side of the packet rings. It never allocates, locks or
- *   logs once the loop runs.
- * - any thread: reads the `published` atomics through tolk_engine_channel_status()/stats().
+ * - engine thread (engine_main): owns every `struct channel` and `struct desk` field not marked
+ *   published, the sources, the encoders and the write side of the packet rings. It never
+ *   allocates, locks or logs once the loop runs.
+ * - any thread: reads the `published` atomics through tolk_engine_channel_status()/stats(), and
+ *   sets which desk is on air with tolk_engine_set_on_air() (one atomic per channel, read at the
+ *   start of each tick: a microphone switch reaches the listeners on the next frame).
  *
  * Pacing: while the capture device runs, the device's own clock paces the ticks (a tick per
  * captured frame, so no drift between card and server); otherwise, and whenever the device
@@ -34,16 +36,23 @@
 #define CLIP_HOLD_MS 1000
 #define DEVICE_POLL_NS 1000000 /* 1 ms between looks at the capture ring */
 
+/* on_air values: -1, or a desk index with the muted (cough) bit. */
+#define ON_AIR_NONE (-1)
+#define ON_AIR_MUTED 0x10000
+#define ON_AIR_DESK_MASK 0xffff
+
 struct channel {
     const struct tolk_channel_config *cfg;
     struct tolk_source *source; /* synthetic source, or NULL */
     int input;                  /* 0-based device input, or -1 */
+    bool booth_output;          /* a booth's channel A or B: its audio comes from a desk */
     struct tolk_encoder *encoder;
     struct tolk_packet_ring *packets;
     float *pcm;          /* this frame's own input */
     bool live;           /* engine thread's copy of the last routed state */
     int carry;
     int clip_hold;       /* frames left to report a clip */
+    atomic_int on_air;   /* written by any thread (tolk_engine_set_on_air), read by the engine */
 
     struct { /* published: written by the engine thread, read by any thread */
         atomic_bool live, signal, clipped;
@@ -54,9 +63,25 @@ struct channel {
     } pub;
 };
 
+/* An interpreter's microphone. */
+struct desk {
+    struct tolk_source *source; /* synthetic source, or NULL */
+    int input;                  /* 0-based device input, or -1 */
+    float *pcm;                 /* this frame */
+    bool signal;                /* engine thread: pcm holds audio this frame */
+    int clip_hold;
+
+    struct { /* published */
+        atomic_bool signal, clipped;
+        _Atomic float peak_db, rms_db;
+    } pub;
+};
+
 struct tolk_engine {
     const struct tolk_config *cfg;
     int count;
+    int desk_count;
+    struct desk desk[TOLK_MAX_ALL_DESKS];
     int frame_samples;
     int64_t frame_ns;
     struct channel ch[TOLK_MAX_CHANNELS];
@@ -80,6 +105,49 @@ struct tolk_engine {
     } pub;
 };
 
+/* A synthetic source, or a device input (widening the device to reach it). tag: the demo
+ * pattern's channel. */
+static int open_input(struct tolk_engine *e, const struct tolk_source_spec *spec, int tag,
+                      struct tolk_source **source, int *input, char *why, size_t len)
+{
+    *input = -1;
+    if (spec->kind == TOLK_SOURCE_INPUT) {
+        *input = spec->input - 1;
+        if (spec->input > e->device_inputs)
+            e->device_inputs = spec->input;
+        return 0;
+    }
+    if (spec->kind == TOLK_SOURCE_NONE)
+        return 0;
+    return tolk_source_create(source, spec, tag, why, len);
+}
+
+static int create_desks(struct tolk_engine *e, char *err, size_t errlen)
+{
+    const struct tolk_config *cfg = e->cfg;
+    for (int b = 0; b < cfg->booth_count; b++) {
+        const struct tolk_booth_config *booth = &cfg->booths[b];
+        for (int d = 0; d < booth->desk_count; d++) {
+            struct desk *desk = &e->desk[booth->first_desk + d];
+            desk->pcm = calloc((size_t)e->frame_samples, sizeof(float));
+            if (!desk->pcm)
+                return -ENOMEM;
+            char why[256] = "";
+            int rc = open_input(e, &booth->desks[d], booth->a_index, &desk->source,
+                                &desk->input, why, sizeof why);
+            if (rc < 0) {
+                snprintf(err, errlen, "booth %s desk %d: %s", booth->id, d + 1,
+                         why[0] ? why : tolk_strerror(rc));
+                return rc;
+            }
+            atomic_store(&desk->pub.peak_db, TOLK_METER_FLOOR_DB);
+            atomic_store(&desk->pub.rms_db, TOLK_METER_FLOOR_DB);
+        }
+    }
+    e->desk_count = cfg->desk_count;
+    return 0;
+}
+
 static int create_channel(struct tolk_engine *e, int i, char *err, size_t errlen)
 {
     const struct tolk_config *cfg = e->cfg;
@@ -87,26 +155,22 @@ static int create_channel(struct tolk_engine *e, int i, char *err, size_t errlen
     ch->cfg = &cfg->channels[i];
     ch->input = -1;
     ch->carry = -2; /* differs from any real route: the first tick publishes the state */
+    atomic_init(&ch->on_air, ON_AIR_NONE);
+    for (int b = 0; b < cfg->booth_count; b++)
+        ch->booth_output |= cfg->booths[b].a_index == i || cfg->booths[b].b_index == i;
 
     ch->pcm = calloc((size_t)e->frame_samples, sizeof(float));
     if (!ch->pcm)
         return -ENOMEM;
 
-    const struct tolk_source_spec *spec = &ch->cfg->source;
-    if (spec->kind == TOLK_SOURCE_INPUT) {
-        ch->input = spec->input - 1;
-        if (spec->input > e->device_inputs)
-            e->device_inputs = spec->input;
-    } else if (spec->kind != TOLK_SOURCE_NONE) {
-        char why[256] = "";
-        int rc = tolk_source_create(&ch->source, spec, i, why, sizeof why);
-        if (rc < 0) {
-            snprintf(err, errlen, "channel %s: %s", ch->cfg->id, why[0] ? why : tolk_strerror(rc));
-            return rc;
-        }
+    char why[256] = "";
+    int rc = open_input(e, &ch->cfg->source, i, &ch->source, &ch->input, why, sizeof why);
+    if (rc < 0) {
+        snprintf(err, errlen, "channel %s: %s", ch->cfg->id, why[0] ? why : tolk_strerror(rc));
+        return rc;
     }
 
-    int rc = tolk_encoder_create(&ch->encoder, cfg->sample_rate, e->frame_samples, cfg->bitrate,
+    rc = tolk_encoder_create(&ch->encoder, cfg->sample_rate, e->frame_samples, cfg->bitrate,
                                  cfg->complexity, cfg->application);
     if (rc < 0) {
         snprintf(err, errlen, "channel %s: cannot create the Opus encoder", ch->cfg->id);
@@ -170,6 +234,9 @@ int tolk_engine_create(struct tolk_engine **out, const struct tolk_config *cfg, 
         if (rc < 0)
             goto fail;
     }
+    rc = create_desks(e, err, errlen);
+    if (rc < 0)
+        goto fail;
     publish_initial_state(e);
     if (e->device_inputs > 0) {
         rc = -ENOMEM;
@@ -187,33 +254,73 @@ fail:
     return rc;
 }
 
-/* Gathers channel i's own audio for this frame; returns whether it has a signal. */
-static bool gather_input(struct tolk_engine *e, struct channel *ch, bool device_ok)
+/* Reads one frame of a source or device input into pcm; returns whether it has a signal. */
+static bool gather(struct tolk_engine *e, struct tolk_source *source, int input, float *pcm,
+                   bool device_ok)
 {
-    if (ch->source) {
-        tolk_source_read(ch->source, ch->pcm, (size_t)e->frame_samples);
+    if (source) {
+        tolk_source_read(source, pcm, (size_t)e->frame_samples);
         return true;
     }
-    if (ch->input < 0 || !device_ok)
+    if (input < 0 || !device_ok)
         return false;
     for (int s = 0; s < e->frame_samples; s++)
-        ch->pcm[s] = e->device_frame[s * e->device_inputs + ch->input];
+        pcm[s] = e->device_frame[s * e->device_inputs + input];
     return true;
+}
+
+/* A booth channel's audio: the desk on air (silence while its cough key is held). Returns
+ * whether the channel is live; a desk without a signal (its input lost) is not. */
+static bool gather_booth_channel(struct tolk_engine *e, struct channel *ch)
+{
+    int on_air = atomic_load_explicit(&ch->on_air, memory_order_acquire);
+    if (on_air == ON_AIR_NONE)
+        return false;
+    const struct desk *desk = &e->desk[on_air & ON_AIR_DESK_MASK];
+    if (!desk->signal)
+        return false;
+    if (on_air & ON_AIR_MUTED)
+        memset(ch->pcm, 0, (size_t)e->frame_samples * sizeof(float));
+    else
+        memcpy(ch->pcm, desk->pcm, (size_t)e->frame_samples * sizeof(float));
+    return true;
+}
+
+/* Meters one frame; *clip_hold counts down the frames a clip stays reported. */
+static void measure(struct tolk_engine *e, const float *pcm, bool signal, int *clip_hold,
+                    struct tolk_levels *lv)
+{
+    *lv = (struct tolk_levels){TOLK_METER_FLOOR_DB, TOLK_METER_FLOOR_DB, false};
+    if (signal)
+        tolk_meter_measure(pcm, (size_t)e->frame_samples, lv);
+    if (lv->clipped)
+        *clip_hold = CLIP_HOLD_MS / e->cfg->frame_ms;
+    else if (*clip_hold > 0)
+        (*clip_hold)--;
 }
 
 static void publish_levels(struct tolk_engine *e, struct channel *ch, bool signal)
 {
-    struct tolk_levels lv = {TOLK_METER_FLOOR_DB, TOLK_METER_FLOOR_DB, false};
-    if (signal)
-        tolk_meter_measure(ch->pcm, (size_t)e->frame_samples, &lv);
-    if (lv.clipped)
-        ch->clip_hold = CLIP_HOLD_MS / e->cfg->frame_ms;
-    else if (ch->clip_hold > 0)
-        ch->clip_hold--;
+    struct tolk_levels lv;
+    measure(e, ch->pcm, signal, &ch->clip_hold, &lv);
     atomic_store_explicit(&ch->pub.peak_db, lv.peak_db, memory_order_relaxed);
     atomic_store_explicit(&ch->pub.rms_db, lv.rms_db, memory_order_relaxed);
     atomic_store_explicit(&ch->pub.clipped, ch->clip_hold > 0, memory_order_relaxed);
     atomic_store_explicit(&ch->pub.signal, signal, memory_order_relaxed);
+}
+
+static void gather_desks(struct tolk_engine *e, bool device_ok)
+{
+    for (int i = 0; i < e->desk_count; i++) {
+        struct desk *d = &e->desk[i];
+        struct tolk_levels lv;
+        d->signal = gather(e, d->source, d->input, d->pcm, device_ok);
+        measure(e, d->pcm, d->signal, &d->clip_hold, &lv);
+        atomic_store_explicit(&d->pub.peak_db, lv.peak_db, memory_order_relaxed);
+        atomic_store_explicit(&d->pub.rms_db, lv.rms_db, memory_order_relaxed);
+        atomic_store_explicit(&d->pub.clipped, d->clip_hold > 0, memory_order_relaxed);
+        atomic_store_explicit(&d->pub.signal, d->signal, memory_order_relaxed);
+    }
 }
 
 static void encode_channel(struct tolk_engine *e, struct channel *ch, const struct tolk_route *route,
@@ -236,9 +343,11 @@ static void tick(struct tolk_engine *e, int64_t capture_us, bool device_ok)
     int fallback[TOLK_MAX_CHANNELS];
     struct tolk_route routes[TOLK_MAX_CHANNELS];
 
+    gather_desks(e, device_ok);
     for (int i = 0; i < e->count; i++) {
         struct channel *ch = &e->ch[i];
-        live[i] = gather_input(e, ch, device_ok);
+        live[i] = ch->booth_output ? gather_booth_channel(e, ch)
+                                   : gather(e, ch->source, ch->input, ch->pcm, device_ok);
         fallback[i] = ch->cfg->fallback_index;
         publish_levels(e, ch, live[i]);
     }
@@ -374,6 +483,10 @@ void tolk_engine_destroy(struct tolk_engine *e)
         tolk_packet_ring_destroy(ch->packets);
         free(ch->pcm);
     }
+    for (int i = 0; i < e->desk_count; i++) {
+        tolk_source_destroy(e->desk[i].source);
+        free(e->desk[i].pcm);
+    }
     free(e->device_frame);
     free(e->silence);
     free(e);
@@ -411,4 +524,19 @@ void tolk_engine_stats(const struct tolk_engine *e, struct tolk_engine_stats *ou
     out->ticks = atomic_load_explicit(&m->pub.ticks, memory_order_relaxed);
     out->late_ticks = atomic_load_explicit(&m->pub.late_ticks, memory_order_relaxed);
     out->started_us = atomic_load_explicit(&m->pub.started_us, memory_order_relaxed);
+}
+
+void tolk_engine_desk_status(const struct tolk_engine *e, int desk, struct tolk_desk_status *out)
+{
+    struct desk *d = (struct desk *)&e->desk[desk];
+    out->signal = atomic_load_explicit(&d->pub.signal, memory_order_relaxed);
+    out->peak_db = atomic_load_explicit(&d->pub.peak_db, memory_order_relaxed);
+    out->rms_db = atomic_load_explicit(&d->pub.rms_db, memory_order_relaxed);
+    out->clipped = atomic_load_explicit(&d->pub.clipped, memory_order_relaxed);
+}
+
+void tolk_engine_set_on_air(struct tolk_engine *e, int channel, int desk, bool muted)
+{
+    int value = desk < 0 ? ON_AIR_NONE : (desk & ON_AIR_DESK_MASK) | (muted ? ON_AIR_MUTED : 0);
+    atomic_store_explicit(&e->ch[channel].on_air, value, memory_order_release);
 }

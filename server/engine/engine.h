@@ -1,7 +1,8 @@
 /* The engine: one thread that ticks once per frame and turns captured audio into packets.
  *
  * Each tick: read one frame from the device (or pace by the clock when no device runs) and from
- * each synthetic source → meters → router (live or fallback) → one Opus encoder per channel →
+ * each synthetic source, for channels and interpreter desks → meters → the desk on air feeds its
+ * booth channel → router (live or fallback) → one Opus encoder per channel →
  * the channel's packet ring → the tick hook (the network layer's lws_cancel_service()).
  *
  * Threads: create/start/stop/destroy on the main thread. The engine thread owns sources,
@@ -29,6 +30,13 @@ struct tolk_channel_status {
     uint64_t frames;        /* frames encoded */
 };
 
+/* An interpreter desk's own microphone. */
+struct tolk_desk_status {
+    bool signal;           /* its source delivers audio */
+    float peak_db, rms_db; /* last frame */
+    bool clipped;          /* in the last second */
+};
+
 struct tolk_engine_stats {
     bool device_running;
     uint64_t device_overruns;
@@ -52,5 +60,13 @@ struct tolk_packet_ring *tolk_engine_packets(struct tolk_engine *engine, int cha
 void tolk_engine_channel_status(const struct tolk_engine *engine, int channel,
                                 struct tolk_channel_status *out);
 void tolk_engine_stats(const struct tolk_engine *engine, struct tolk_engine_stats *out);
+/* desk: 0 .. cfg->desk_count-1 (booth.first_desk + desk within the booth). */
+void tolk_engine_desk_status(const struct tolk_engine *engine, int desk,
+                             struct tolk_desk_status *out);
+
+/* Any thread, never blocks: from the next frame on, booth channel `channel` carries desk `desk`
+ * (or, with desk -1, is not live and carries its fallback). muted (the cough key): the channel
+ * stays live but carries silence. Channels that are no booth's output ignore this. */
+void tolk_engine_set_on_air(struct tolk_engine *engine, int channel, int desk, bool muted);
 
 #endif
