@@ -17,6 +17,8 @@
 
 #include "audio/device.h"
 #include "config.h"
+#include "control/booth.h"
+#include "control/events.h"
 #include "engine/engine.h"
 #include "net/net.h"
 #include "tolk/error.h"
@@ -86,6 +88,9 @@ static void announce(const struct tolk_config *cfg)
     tolk_log_info("tolk-server %s: %d channels, %d ms frames, %d bit/s per channel", TOLK_VERSION,
                   cfg->channel_count, cfg->frame_ms, cfg->bitrate);
     tolk_log_info("Listeners: open %s on a phone on this network", url);
+    if (cfg->booth_count > 0)
+        tolk_log_info("Interpreters: %s%sbooth (%d booths)", url,
+                      url[strlen(url) - 1] == '/' ? "" : "/", cfg->booth_count);
 }
 
 static int run(const struct tolk_config *cfg)
@@ -99,13 +104,19 @@ static int run(const struct tolk_config *cfg)
 
     char err[512] = "";
     struct tolk_engine *engine = NULL;
+    struct tolk_events *events = NULL;
+    struct tolk_booths *booths = NULL;
     struct tolk_net *net = NULL;
     int rc = tolk_engine_create(&engine, cfg, err, sizeof err);
     if (rc < 0) {
         tolk_log_error("%s: %s", cfg->path, err);
         return 1;
     }
-    rc = tolk_net_create(&net, cfg, engine);
+    rc = tolk_events_create(&events);
+    if (rc == 0)
+        rc = tolk_booths_create(&booths, cfg, engine, events);
+    if (rc == 0)
+        rc = tolk_net_create(&net, cfg, engine, booths);
     if (rc == 0)
         rc = tolk_engine_start(engine, tolk_net_wake, net);
     if (rc == 0) {
@@ -118,6 +129,8 @@ static int run(const struct tolk_config *cfg)
     }
     tolk_engine_stop(engine); /* first: no more wake-ups into the network threads */
     tolk_net_destroy(net);
+    tolk_booths_destroy(booths);
+    tolk_events_destroy(events);
     tolk_engine_destroy(engine);
     return rc == 0 ? 0 : 1;
 }

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "net/net_private.h"
+#include "net/rx.h"
 #include "tolk/log.h"
 
 #define QUEUE_LEN 4         /* pending text replies; more means a client floods bad messages */
@@ -64,10 +65,7 @@ struct listener {
     struct text_item queue[QUEUE_LEN];
     unsigned queue_first, queue_count;
 
-    bool rx_open;      /* a client message is being received */
-    bool rx_binary;
-    size_t rx_len;
-    char *rx_buf;      /* only while a text message arrives in pieces; <= 16 KiB */
+    struct tolk_rx rx;
 
     uint64_t packets_sent, skips;
     char stats[STATS_MAX];
@@ -80,13 +78,13 @@ size_t tolk_net_listen_session_size(void)
 
 /* ---- helpers ---- */
 
-static bool is_listen_path(struct lws *wsi)
+static bool is_path(struct lws *wsi, const char *path)
 {
     char *uri = NULL;
     int len = 0;
     if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || !uri)
         return false;
-    return len == 7 && memcmp(uri, "/listen", 7) == 0;
+    return (size_t)len == strlen(path) && memcmp(uri, path, (size_t)len) == 0;
 }
 
 static bool queue_text(struct listener *l, enum text_kind kind, int channel,
@@ -394,52 +392,20 @@ static int handle_message(struct lws *wsi, struct listener *l, const char *text,
     return rc;
 }
 
-static void rx_reset(struct listener *l)
-{
-    free(l->rx_buf);
-    l->rx_buf = NULL;
-    l->rx_open = false;
-    l->rx_len = 0;
-}
-
-/* A text message in several pieces is assembled in rx_buf, which never exceeds the limit. */
-static int rx_append(struct listener *l, const char *in, size_t len, size_t offset)
-{
-    if (!l->rx_buf)
-        l->rx_buf = malloc(TOLK_MAX_CLIENT_MESSAGE);
-    if (!l->rx_buf)
-        return -1;
-    memcpy(l->rx_buf + offset, in, len);
-    return 0;
-}
-
 static int on_receive(struct lws *wsi, struct listener *l, const char *in, size_t len)
 {
+    const char *msg = NULL;
+    size_t msg_len = 0;
     if (!l->established || l->close_code)
         return 0;
-    bool first = !l->rx_open, final = lws_is_final_fragment(wsi);
-    size_t offset = l->rx_len;
-    if (first) {
-        l->rx_open = true;
-        l->rx_binary = lws_frame_is_binary(wsi);
-    }
-    l->rx_len += len;
-    if (l->rx_len > TOLK_MAX_CLIENT_MESSAGE) {
-        rx_reset(l);
+    switch (tolk_rx_feed(&l->rx, wsi, in, len, &msg, &msg_len)) {
+    case TOLK_RX_PARTIAL: return 0;
+    case TOLK_RX_TEXT: return handle_message(wsi, l, msg, msg_len);
+    case TOLK_RX_BINARY: return reply_error(wsi, l, ERR_BINARY, NULL);
+    case TOLK_RX_TOO_LARGE:
         return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
+    default: return -1;
     }
-    int rc = 0;
-    if (l->rx_binary)
-        rc = final ? reply_error(wsi, l, ERR_BINARY, NULL) : 0;
-    else if (first && final)
-        rc = handle_message(wsi, l, in, len);
-    else if (rx_append(l, in, len, offset) < 0)
-        rc = -1;
-    else if (final)
-        rc = handle_message(wsi, l, l->rx_buf, l->rx_len);
-    if (final || rc < 0)
-        rx_reset(l);
-    return rc;
 }
 
 /* ---- connection life ---- */
@@ -487,7 +453,7 @@ static void on_closed(struct lws *wsi, struct listener *l)
         atomic_fetch_sub(&net->listeners, 1);
     if (l->channel >= 0)
         atomic_fetch_sub(&net->channel_listeners[l->channel], 1);
-    rx_reset(l);
+    tolk_rx_reset(&l->rx);
     l->established = false;
 }
 
@@ -514,7 +480,7 @@ static int on_writeable(struct lws *wsi, struct listener *l)
     return rc;
 }
 
-/* A WebSocket upgrade elsewhere than /listen gets a 404, and one beyond max_listeners a 503,
+/* A WebSocket upgrade elsewhere than /listen (or /booth) gets a 404, and one beyond max_listeners a 503,
  * before any handshake. (ESTABLISHED counts exactly; this is the cheap early refusal.) */
 static int confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
@@ -522,7 +488,9 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
     unsigned status = 0;
     if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
         return 0;
-    if (!is_listen_path(wsi))
+    if (is_path(wsi, "/booth"))
+        return 0; /* the booth protocol checks it */
+    if (!is_path(wsi, "/listen"))
         status = HTTP_STATUS_NOT_FOUND;
     else if (atomic_load(&net->listeners) >= net->cfg->max_listeners)
         status = HTTP_STATUS_SERVICE_UNAVAILABLE;
@@ -539,7 +507,7 @@ int tolk_net_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return is_listen_path(wsi) ? 0 : 1;
+        return is_path(wsi, "/listen") ? 0 : 1;
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(wsi, l);
     case LWS_CALLBACK_RECEIVE:

@@ -1,8 +1,8 @@
 /* The network layer: libwebsockets on one port, one lws context and service thread per core.
  *
  * All contexts listen on the same address with SO_REUSEPORT, so the kernel spreads connections
- * over the cores. Each serves the static pages of client/web, /api/status, and the /listen
- * WebSocket (listener protocol v1, listen.c).
+ * over the cores. Each serves the static pages of client/web, /api/status, the /listen
+ * WebSocket (listener protocol v1, listen.c) and the /booth console WebSocket (booth.c).
  *
  * Threads: create/destroy on the main thread. Each service thread owns its context and its
  * connections. tolk_net_wake() is the one entry point from other threads (the engine's tick):
@@ -14,9 +14,11 @@
 struct tolk_config;
 struct tolk_engine;
 struct tolk_net;
+struct tolk_booths;
 
 /* Binds the port and starts the service threads. Returns TOLK_ENET if the port can't be bound. */
-int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine);
+int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
+                    struct tolk_booths *booths);
 void tolk_net_destroy(struct tolk_net *net);
 
 /* Any thread, never blocks: new packets are ready. Signature fits tolk_engine_start()'s hook. */

@@ -1,5 +1,5 @@
 /* Private to server/net: the state shared by server.c (contexts, threads, accept), listen.c
- * (the /listen protocol) and status.c (/api).
+ * (the /listen protocol), booth.c (the /booth console protocol) and status.c (/api).
  *
  * Threads: struct tolk_net is filled on the main thread by tolk_net_create() and is read-only
  * afterwards, except for its atomics (stop flag, listener counts), which every service thread
@@ -32,6 +32,7 @@
 
 #define TOLK_NET_PROTOCOL_ACCEPT "tolk-accept" /* our listening socket, adopted as a raw fd */
 #define TOLK_NET_PROTOCOL_API "tolk-api"       /* the /api mount */
+#define TOLK_NET_PROTOCOL_BOOTH "tolk.booth.v1" /* the /booth console; clients must ask for it */
 
 struct tolk_net;
 
@@ -64,7 +65,8 @@ struct tolk_net {
     char web_root[PATH_MAX];
     struct lws_protocol_vhost_options mime[2];
     struct lws_http_mount mount_api, mount_root;
-    struct lws_protocols protocols[4];
+    struct lws_protocols protocols[5];
+    struct tolk_booths *booths; /* thread-safe itself (control/booth.h) */
 
     atomic_bool stop;
     atomic_int listeners;                           /* WebSocket listeners, all contexts */
@@ -81,6 +83,11 @@ struct tolk_net_thread *tolk_net_thread_of(struct lws *wsi);
 int tolk_net_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                              void *in, size_t len);
 size_t tolk_net_listen_session_size(void);
+
+/* booth.c: the /booth WebSocket. */
+int tolk_net_booth_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                            void *in, size_t len);
+size_t tolk_net_booth_session_size(void);
 
 /* status.c: the /api mount. */
 int tolk_net_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -195,7 +195,9 @@ static void setup_routes(struct tolk_net *net)
                                                tolk_net_api_session_size(), 0, 0, NULL, 0};
     net->protocols[2] = (struct lws_protocols){TOLK_NET_PROTOCOL_ACCEPT, accept_callback, 0, 0, 0,
                                                NULL, 0};
-    net->protocols[3] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
+    net->protocols[3] = (struct lws_protocols){TOLK_NET_PROTOCOL_BOOTH, tolk_net_booth_callback,
+                                               tolk_net_booth_session_size(), 0, 0, NULL, 0};
+    net->protocols[4] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
 }
 
 static int net_alloc(struct tolk_net **out, const struct tolk_config *cfg,
@@ -292,7 +294,8 @@ static int start_threads(struct tolk_net *net, const struct sockaddr_storage *sa
     return 0;
 }
 
-int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine)
+int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
+                    struct tolk_booths *booths)
 {
     struct sockaddr_storage sa;
     socklen_t salen = 0;
@@ -305,6 +308,8 @@ int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct
     int rc = probe_port(cfg, &sa, &salen);
     if (rc == 0)
         rc = net_alloc(&net, cfg, engine);
+    if (rc == 0)
+        net->booths = booths;
     if (rc == 0)
         rc = start_threads(net, &sa, salen, where);
     if (rc < 0) {

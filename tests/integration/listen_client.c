@@ -294,6 +294,13 @@ void tolk_client_fini(void)
 int tolk_client_open(struct tolk_client **out, const char *name, int port, const char *path,
                      bool subprotocol, int frame_ms)
 {
+    return tolk_client_open_protocol(out, name, port, path,
+                                     subprotocol ? TOLK_PROTOCOL_SUBPROTOCOL : NULL, frame_ms);
+}
+
+int tolk_client_open_protocol(struct tolk_client **out, const char *name, int port,
+                              const char *path, const char *protocol, int frame_ms)
+{
     struct tolk_client **more = realloc(clients, (client_count + 1) * sizeof *clients);
     if (!more)
         return -ENOMEM;
@@ -321,7 +328,7 @@ int tolk_client_open(struct tolk_client **out, const char *name, int port, const
     i.path = path;
     i.host = c->host;
     i.origin = c->host;
-    i.protocol = subprotocol ? TOLK_PROTOCOL_SUBPROTOCOL : NULL;
+    i.protocol = protocol;
     i.local_protocol_name = protocols[0].name;
     i.ietf_version_or_minus_one = -1;
     i.userdata = c;

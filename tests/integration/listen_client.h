@@ -54,6 +54,9 @@ void tolk_client_fini(void);
  * packet of a multi-packet message. The connection proceeds while the loop is serviced. */
 int tolk_client_open(struct tolk_client **out, const char *name, int port, const char *path,
                      bool subprotocol, int frame_ms);
+/* The same with any subprotocol (NULL for none), e.g. tolk.booth.v1 for a booth console. */
+int tolk_client_open_protocol(struct tolk_client **out, const char *name, int port,
+                              const char *path, const char *protocol, int frame_ms);
 /* Starts a normal close; the client stays readable. */
 void tolk_client_close(struct tolk_client *c);
 
