@@ -98,7 +98,7 @@ start_server() { # port log
     "$server_bin" -c "$out/bench.conf" > "$2" 2>&1 &
     server_pid=$!
     for _ in $(seq 100); do
-        if curl -fs -o /dev/null "http://127.0.0.1:$1/api/status"; then return 0; fi
+        if curl -fs -o /dev/null "http://127.0.0.1:$1/api/health"; then return 0; fi
         kill -0 "$server_pid" 2> /dev/null || break
         sleep 0.1
     done

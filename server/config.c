@@ -86,6 +86,10 @@ static const struct key_def keys[] = {
      .help = "network service threads; 0 = one per core"},
     {SEC_SERVER, "max_behind_ms", KEY_INT, .def = "1000", .min = 200, .max = 10000,
      SRV(max_behind_ms), .help = "a listener further behind than this skips to the live edge"},
+    {SEC_SERVER, "silence_alarm_s", KEY_INT, .def = "10", .min = 1, .max = 600,
+     SRV(silence_alarm_s), .help = "seconds of silence on a live channel before an alarm"},
+    {SEC_SERVER, "silence_threshold_dbfs", KEY_INT, .def = "-55", .min = -90, .max = -20,
+     SRV(silence_threshold_dbfs), .help = "level (RMS, dBFS) below which a channel counts as silent"},
 
     {SEC_AUDIO, "device", KEY_STRING, .def = "default", .min = 1, SRV(device),
      .help = "PortAudio device: part of its name, or its index; unused by test sources"},

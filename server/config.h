@@ -72,6 +72,8 @@ struct tolk_config {
     char web_root[PATH_MAX]; /* "" = the client/web folder found next to the binary or source */
     int threads;             /* network service threads; 0 = one per core */
     int max_behind_ms;       /* a listener further behind skips to the live edge */
+    int silence_alarm_s;        /* a live channel this long below the threshold raises an alarm */
+    int silence_threshold_dbfs;
 
     /* [audio] */
     char device[128];

@@ -5,10 +5,7 @@
  * SIGTERM. Signals are blocked in every thread and taken here with sigwait(), so no handler
  * runs inside real-time code.
  */
-#include <arpa/inet.h>
 #include <getopt.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +16,11 @@
 #include "config.h"
 #include "control/booth.h"
 #include "control/events.h"
+#include "control/monitor.h"
 #include "engine/engine.h"
 #include "net/net.h"
+#include "qr/qr.h"
+#include "tolk/clock.h"
 #include "tolk/error.h"
 #include "tolk/log.h"
 
@@ -55,42 +55,36 @@ static const char *default_config_path(void)
     return INSTALLED_CONFIG;
 }
 
-/* The address a phone on the venue network can reach: the configured host if it is specific,
- * else the first non-loopback IPv4 address of this machine. */
-static void lan_host(const struct tolk_config *cfg, char *host, size_t len)
-{
-    snprintf(host, len, "%s", cfg->listen_host);
-    if (strcmp(cfg->listen_host, "0.0.0.0") != 0 && strcmp(cfg->listen_host, "::") != 0)
-        return;
-    snprintf(host, len, "localhost");
-    struct ifaddrs *list;
-    if (getifaddrs(&list) != 0)
-        return;
-    for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next) {
-        if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET || (ifa->ifa_flags & IFF_LOOPBACK))
-            continue;
-        inet_ntop(AF_INET, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr, host, (socklen_t)len);
-        break;
-    }
-    freeifaddrs(list);
-}
-
 static void announce(const struct tolk_config *cfg)
 {
     char url[300];
-    if (cfg->public_url[0]) {
-        snprintf(url, sizeof url, "%s", cfg->public_url);
-    } else {
-        char host[64];
-        lan_host(cfg, host, sizeof host);
-        snprintf(url, sizeof url, "http://%s:%d/", host, cfg->listen_port);
-    }
+    tolk_net_public_url(cfg, url, sizeof url);
     tolk_log_info("tolk-server %s: %d channels, %d ms frames, %d bit/s per channel", TOLK_VERSION,
                   cfg->channel_count, cfg->frame_ms, cfg->bitrate);
     tolk_log_info("Listeners: open %s on a phone on this network", url);
     if (cfg->booth_count > 0)
-        tolk_log_info("Interpreters: %s%sbooth (%d booths)", url,
-                      url[strlen(url) - 1] == '/' ? "" : "/", cfg->booth_count);
+        tolk_log_info("Interpreters: %sbooth (%d booths)", url, cfg->booth_count);
+    tolk_log_info("Technicians: %stech (needs tech_token)", url);
+    if (isatty(STDERR_FILENO))
+        tolk_qr_print_terminal(stderr, url);
+}
+
+static int channel_listeners(void *arg, int channel)
+{
+    struct tolk_net *const *net = arg;
+    return *net ? tolk_net_listener_count(*net, channel) : 0;
+}
+
+/* The main thread's work while the server runs: the monitor's tick, until SIGINT or SIGTERM. */
+static int watch_until_stopped(const sigset_t *stop_signals, struct tolk_monitor *monitor)
+{
+    const struct timespec period = {0, TOLK_MONITOR_TICK_MS * 1000000L};
+    for (;;) {
+        int sig = sigtimedwait(stop_signals, NULL, &period);
+        if (sig > 0)
+            return sig;
+        tolk_monitor_tick(monitor, tolk_clock_mono_ns() / 1000000);
+    }
 }
 
 static int run(const struct tolk_config *cfg)
@@ -106,6 +100,7 @@ static int run(const struct tolk_config *cfg)
     struct tolk_engine *engine = NULL;
     struct tolk_events *events = NULL;
     struct tolk_booths *booths = NULL;
+    struct tolk_monitor *monitor = NULL;
     struct tolk_net *net = NULL;
     int rc = tolk_engine_create(&engine, cfg, err, sizeof err);
     if (rc < 0) {
@@ -116,19 +111,21 @@ static int run(const struct tolk_config *cfg)
     if (rc == 0)
         rc = tolk_booths_create(&booths, cfg, engine, events);
     if (rc == 0)
-        rc = tolk_net_create(&net, cfg, engine, booths);
+        rc = tolk_monitor_create(&monitor, cfg, engine, events, channel_listeners, &net);
+    if (rc == 0)
+        rc = tolk_net_create(&net, cfg, engine, booths, monitor, events);
     if (rc == 0)
         rc = tolk_engine_start(engine, tolk_net_wake, net);
     if (rc == 0) {
         announce(cfg);
-        int sig = 0;
-        sigwait(&stop_signals, &sig);
+        int sig = watch_until_stopped(&stop_signals, monitor);
         tolk_log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     } else {
         tolk_log_error("cannot start: %s", tolk_strerror(rc));
     }
     tolk_engine_stop(engine); /* first: no more wake-ups into the network threads */
     tolk_net_destroy(net);
+    tolk_monitor_destroy(monitor);
     tolk_booths_destroy(booths);
     tolk_events_destroy(events);
     tolk_engine_destroy(engine);

@@ -11,6 +11,8 @@ packages=(
   libsndfile1-dev libspeexdsp-dev libogg-dev libcmocka-dev libqrencode-dev
   # tests: JACK's dummy backend drives PortAudio without a sound card; tools to feed it
   jackd2 sndfile-tools sox
+  # QR code tests decode the codes with zbarimg
+  zbar-tools
   # browser tests: Debian's Chromium, driven by playwright-core from npm
   chromium
 )

@@ -53,13 +53,23 @@ struct channel {
     int carry;
     int clip_hold;       /* frames left to report a clip */
     atomic_int on_air;   /* written by any thread (tolk_engine_set_on_air), read by the engine */
+    atomic_int override; /* enum tolk_override; written by any thread, read by the engine */
 
     struct { /* published: written by the engine thread, read by any thread */
         atomic_bool live, signal, clipped;
         atomic_int carry;
         atomic_uint state_version;
         _Atomic float peak_db, rms_db;
-        atomic_uint_fast64_t frames;
+        atomic_uint_fast64_t frames, bytes;
+    } pub;
+};
+
+/* A device input's meter (engine thread; published atomics). */
+struct input_meter {
+    int clip_hold;
+    struct {
+        atomic_bool clipped;
+        _Atomic float peak_db, rms_db;
     } pub;
 };
 
@@ -90,6 +100,8 @@ struct tolk_engine {
     struct tolk_device *device; /* NULL when no channel uses a device input */
     int device_inputs;
     float *device_frame; /* interleaved, device_inputs floats per sample */
+    float *input_pcm;    /* one input de-interleaved, for its meter */
+    struct input_meter *inputs; /* device_inputs of them */
 
     pthread_t thread;
     bool thread_started;
@@ -100,7 +112,7 @@ struct tolk_engine {
     int64_t device_stamp_us; /* engine thread: capture time of the last device frame */
 
     struct { /* published */
-        atomic_uint_fast64_t ticks, late_ticks;
+        atomic_uint_fast64_t ticks, late_ticks, encode_ns, encode_max_ns, stall_frames;
         atomic_int_fast64_t started_us;
     } pub;
 };
@@ -241,8 +253,14 @@ int tolk_engine_create(struct tolk_engine **out, const struct tolk_config *cfg, 
     if (e->device_inputs > 0) {
         rc = -ENOMEM;
         e->device_frame = calloc((size_t)e->frame_samples * (size_t)e->device_inputs, sizeof(float));
-        if (!e->device_frame)
+        e->input_pcm = calloc((size_t)e->frame_samples, sizeof(float));
+        e->inputs = calloc((size_t)e->device_inputs, sizeof *e->inputs);
+        if (!e->device_frame || !e->input_pcm || !e->inputs)
             goto fail;
+        for (int i = 0; i < e->device_inputs; i++) {
+            atomic_store(&e->inputs[i].pub.peak_db, TOLK_METER_FLOOR_DB);
+            atomic_store(&e->inputs[i].pub.rms_db, TOLK_METER_FLOOR_DB);
+        }
     }
     *out = e;
     return 0;
@@ -334,6 +352,37 @@ static void encode_channel(struct tolk_engine *e, struct channel *ch, const stru
     uint8_t flags = route->fallback ? TOLK_FLAG_FALLBACK : 0;
     tolk_packet_ring_push(ch->packets, capture_us, flags, packet, (size_t)len);
     atomic_fetch_add_explicit(&ch->pub.frames, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ch->pub.bytes, (uint64_t)len, memory_order_relaxed);
+}
+
+/* A technician's override, applied after routing: forced to its fallback, the channel carries
+ * what its fallback carries; muted, it carries silence. Both are flagged FALLBACK. */
+static void apply_override(struct tolk_engine *e, int i, struct tolk_route *routes)
+{
+    int override = atomic_load_explicit(&e->ch[i].override, memory_order_relaxed);
+    if (override == TOLK_OVERRIDE_NONE)
+        return;
+    int fb = e->ch[i].cfg->fallback_index;
+    routes[i].fallback = true;
+    if (override == TOLK_OVERRIDE_MUTE)
+        routes[i].carry = -1;
+    else if (routes[i].carry == i) /* it was live: its fallback's route (itself not overridden) */
+        routes[i].carry = fb >= 0 ? routes[fb].carry : -1;
+}
+
+static void measure_inputs(struct tolk_engine *e, bool device_ok)
+{
+    for (int in = 0; in < e->device_inputs; in++) {
+        struct input_meter *m = &e->inputs[in];
+        struct tolk_levels lv;
+        if (device_ok)
+            for (int s = 0; s < e->frame_samples; s++)
+                e->input_pcm[s] = e->device_frame[s * e->device_inputs + in];
+        measure(e, e->input_pcm, device_ok, &m->clip_hold, &lv);
+        atomic_store_explicit(&m->pub.peak_db, lv.peak_db, memory_order_relaxed);
+        atomic_store_explicit(&m->pub.rms_db, lv.rms_db, memory_order_relaxed);
+        atomic_store_explicit(&m->pub.clipped, m->clip_hold > 0, memory_order_relaxed);
+    }
 }
 
 /* One frame through the whole chain. device_ok: e->device_frame holds a fresh frame. */
@@ -343,6 +392,7 @@ static void tick(struct tolk_engine *e, int64_t capture_us, bool device_ok)
     int fallback[TOLK_MAX_CHANNELS];
     struct tolk_route routes[TOLK_MAX_CHANNELS];
 
+    measure_inputs(e, device_ok);
     gather_desks(e, device_ok);
     for (int i = 0; i < e->count; i++) {
         struct channel *ch = &e->ch[i];
@@ -352,10 +402,17 @@ static void tick(struct tolk_engine *e, int64_t capture_us, bool device_ok)
         publish_levels(e, ch, live[i]);
     }
     tolk_router_resolve(e->count, live, fallback, routes);
+    for (int i = 0; i < e->count; i++)
+        apply_override(e, i, routes);
+    int64_t encode_start = tolk_clock_mono_ns();
     for (int i = 0; i < e->count; i++) {
         encode_channel(e, &e->ch[i], &routes[i], capture_us);
         publish_route(&e->ch[i], &routes[i]);
     }
+    uint64_t spent = (uint64_t)(tolk_clock_mono_ns() - encode_start);
+    atomic_fetch_add_explicit(&e->pub.encode_ns, spent, memory_order_relaxed);
+    if (spent > atomic_load_explicit(&e->pub.encode_max_ns, memory_order_relaxed))
+        atomic_store_explicit(&e->pub.encode_max_ns, spent, memory_order_relaxed);
     atomic_fetch_add_explicit(&e->pub.ticks, 1, memory_order_relaxed);
     if (e->hook)
         e->hook(e->hook_arg);
@@ -434,8 +491,12 @@ static void *engine_main(void *arg)
          * a late wake-up then shows as lateness at the listener, where it belongs. */
         tick(e, mono_to_wall_us(e, deadline - e->frame_ns), false);
         deadline += e->frame_ns;
-        if (now - deadline > 5 * e->frame_ns)
-            deadline = now + e->frame_ns; /* after a long stall, don't burst to catch up */
+        if (now - deadline > 5 * e->frame_ns) { /* after a long stall, don't burst to catch up */
+            atomic_fetch_add_explicit(&e->pub.stall_frames,
+                                      (uint64_t)((now - deadline) / e->frame_ns),
+                                      memory_order_relaxed);
+            deadline = now + e->frame_ns;
+        }
     }
     return NULL;
 }
@@ -488,6 +549,8 @@ void tolk_engine_destroy(struct tolk_engine *e)
         free(e->desk[i].pcm);
     }
     free(e->device_frame);
+    free(e->input_pcm);
+    free(e->inputs);
     free(e->silence);
     free(e);
 }
@@ -514,6 +577,8 @@ void tolk_engine_channel_status(const struct tolk_engine *e, int channel,
     out->rms_db = atomic_load_explicit(&ch->pub.rms_db, memory_order_relaxed);
     out->clipped = atomic_load_explicit(&ch->pub.clipped, memory_order_relaxed);
     out->frames = atomic_load_explicit(&ch->pub.frames, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&ch->pub.bytes, memory_order_relaxed);
+    out->override = (enum tolk_override)atomic_load_explicit(&ch->override, memory_order_relaxed);
 }
 
 void tolk_engine_stats(const struct tolk_engine *e, struct tolk_engine_stats *out)
@@ -524,6 +589,10 @@ void tolk_engine_stats(const struct tolk_engine *e, struct tolk_engine_stats *ou
     out->ticks = atomic_load_explicit(&m->pub.ticks, memory_order_relaxed);
     out->late_ticks = atomic_load_explicit(&m->pub.late_ticks, memory_order_relaxed);
     out->started_us = atomic_load_explicit(&m->pub.started_us, memory_order_relaxed);
+    out->encode_ns = atomic_load_explicit(&m->pub.encode_ns, memory_order_relaxed);
+    out->encode_max_ns = atomic_load_explicit(&m->pub.encode_max_ns, memory_order_relaxed);
+    out->device_inputs = e->device_inputs;
+    out->stall_frames = atomic_load_explicit(&m->pub.stall_frames, memory_order_relaxed);
 }
 
 void tolk_engine_desk_status(const struct tolk_engine *e, int desk, struct tolk_desk_status *out)
@@ -539,4 +608,22 @@ void tolk_engine_set_on_air(struct tolk_engine *e, int channel, int desk, bool m
 {
     int value = desk < 0 ? ON_AIR_NONE : (desk & ON_AIR_DESK_MASK) | (muted ? ON_AIR_MUTED : 0);
     atomic_store_explicit(&e->ch[channel].on_air, value, memory_order_release);
+}
+
+void tolk_engine_set_override(struct tolk_engine *e, int channel, enum tolk_override override)
+{
+    atomic_store_explicit(&e->ch[channel].override, (int)override, memory_order_relaxed);
+}
+
+void tolk_engine_input_status(const struct tolk_engine *e, int input, struct tolk_input_status *out)
+{
+    struct input_meter *m = &e->inputs[input];
+    out->peak_db = atomic_load_explicit(&m->pub.peak_db, memory_order_relaxed);
+    out->rms_db = atomic_load_explicit(&m->pub.rms_db, memory_order_relaxed);
+    out->clipped = atomic_load_explicit(&m->pub.clipped, memory_order_relaxed);
+}
+
+uint64_t tolk_engine_take_encode_max(struct tolk_engine *e)
+{
+    return atomic_exchange_explicit(&e->pub.encode_max_ns, 0, memory_order_relaxed);
 }

@@ -20,6 +20,13 @@
 
 struct tolk_engine;
 
+/* A technician's override of a channel's routing. */
+enum tolk_override {
+    TOLK_OVERRIDE_NONE,
+    TOLK_OVERRIDE_FALLBACK, /* carry the fallback whatever the interpreter does */
+    TOLK_OVERRIDE_MUTE,     /* carry silence (flagged FALLBACK) */
+};
+
 struct tolk_channel_status {
     bool live;              /* carrying its own audio (not its fallback) */
     bool signal;            /* its own source delivers audio (device running, or synthetic) */
@@ -28,6 +35,8 @@ struct tolk_channel_status {
     float peak_db, rms_db;  /* of its own input, last frame */
     bool clipped;           /* its own input clipped in the last second */
     uint64_t frames;        /* frames encoded */
+    uint64_t bytes;         /* Opus bytes encoded */
+    enum tolk_override override; /* set by a technician */
 };
 
 /* An interpreter desk's own microphone. */
@@ -43,6 +52,16 @@ struct tolk_engine_stats {
     uint64_t ticks;
     uint64_t late_ticks;    /* ticks that ran more than one frame after their deadline */
     int64_t started_us;     /* wall time the engine started */
+    uint64_t encode_ns;     /* time spent encoding, all channels, since start */
+    uint64_t encode_max_ns; /* longest tick's encoding, since the last tolk_engine_take_encode_max() */
+    int device_inputs;      /* inputs captured from the device (0 = no device) */
+    uint64_t stall_frames;  /* frames never made: the engine stalled over 5 frames */
+};
+
+/* One device input's own level (whatever channel or desk uses it). */
+struct tolk_input_status {
+    float peak_db, rms_db;
+    bool clipped; /* in the last second */
 };
 
 /* Creates sources, encoders and rings from cfg (which must outlive the engine). err gets a
@@ -68,5 +87,14 @@ void tolk_engine_desk_status(const struct tolk_engine *engine, int desk,
  * (or, with desk -1, is not live and carries its fallback). muted (the cough key): the channel
  * stays live but carries silence. Channels that are no booth's output ignore this. */
 void tolk_engine_set_on_air(struct tolk_engine *engine, int channel, int desk, bool muted);
+
+/* Any thread, never blocks: a technician's override, from the next frame on. */
+void tolk_engine_set_override(struct tolk_engine *engine, int channel, enum tolk_override override);
+
+/* input: 0 .. stats.device_inputs-1. */
+void tolk_engine_input_status(const struct tolk_engine *engine, int input,
+                              struct tolk_input_status *out);
+/* The longest tick's encoding time since the last call (and resets it). For one reader. */
+uint64_t tolk_engine_take_encode_max(struct tolk_engine *engine);
 
 #endif

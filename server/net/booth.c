@@ -66,12 +66,6 @@ static int64_t now_ms(void)
     return tolk_clock_mono_ns() / 1000000;
 }
 
-static int close_now(struct lws *wsi, int code, const char *reason)
-{
-    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-    return -1;
-}
-
 /* ---- replies ---- */
 
 static struct reply *queue_reply(struct console *c, enum reply_kind kind, const char *request)
@@ -90,7 +84,7 @@ static int reply_error(struct lws *wsi, struct console *c, const char *request, 
 {
     struct reply *r = queue_reply(c, REPLY_ERROR, request);
     if (!r)
-        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
+        return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
     r->code = code;
     va_list ap;
     va_start(ap, fmt);
@@ -128,25 +122,6 @@ static int reply_refusal(struct lws *wsi, struct console *c, const char *request
 
 /* ---- outgoing ---- */
 
-static int write_json(struct lws *wsi, struct tolk_net_thread *t, json_t *msg)
-{
-    unsigned char *out = t->scratch + LWS_PRE;
-    size_t len = msg ? json_dumpb(msg, (char *)out, TOLK_NET_TEXT_MAX, JSON_COMPACT) : 0;
-    json_decref(msg);
-    if (len == 0 || len > TOLK_NET_TEXT_MAX) {
-        tolk_log_warn("booth: could not build a message");
-        return 0; /* dropped; the connection itself is fine */
-    }
-    return lws_write(wsi, out, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
-}
-
-/* json_string() refuses text that is not UTF-8; names come from the config file. */
-static json_t *text_or(const char *text, const char *instead)
-{
-    json_t *s = json_string(text);
-    return s ? s : json_string(instead);
-}
-
 static json_t *id_or_null(const struct tolk_config *cfg, int channel)
 {
     return channel >= 0 ? json_string(cfg->channels[channel].id) : json_null();
@@ -158,12 +133,12 @@ static json_t *welcome_json(const struct tolk_config *cfg, int b)
     json_t *channels = json_array();
     for (int i = 0; i < cfg->channel_count; i++)
         json_array_append_new(channels, json_pack("{s:s, s:o, s:s}", "id", cfg->channels[i].id,
-                                                  "name", text_or(cfg->channels[i].name,
+                                                  "name", tolk_net_text_or(cfg->channels[i].name,
                                                                   cfg->channels[i].id),
                                                   "lang", cfg->channels[i].lang));
     return json_pack("{s:s, s:i, s:s, s:o, s:i, s:o, s:o, s:i, s:{s:i, s:i, s:i}, s:o}", "type",
                      "welcome", "protocol", 1, "booth", booth->id, "name",
-                     text_or(booth->name, booth->id), "frame_ms", cfg->frame_ms, "a",
+                     tolk_net_text_or(booth->name, booth->id), "frame_ms", cfg->frame_ms, "a",
                      id_or_null(cfg, booth->a_index), "b", id_or_null(cfg, booth->b_index),
                      "desks", booth->desk_count, "limiter", "peak_dbfs", booth->relay_peak_dbfs,
                      "average_dbfs", booth->relay_average_dbfs, "average_ms", 1000, "channels",
@@ -173,7 +148,7 @@ static json_t *welcome_json(const struct tolk_config *cfg, int b)
 static json_t *error_json(const struct reply *r)
 {
     json_t *msg = json_pack("{s:s, s:s, s:o}", "type", "error", "code", r->code, "message",
-                            text_or(r->message, r->code));
+                            tolk_net_text_or(r->message, r->code));
     if (msg && r->request[0])
         json_object_set_new(msg, "request", json_string(r->request));
     if (msg && r->detail_key)
@@ -187,8 +162,8 @@ static int send_reply(struct lws *wsi, struct console *c, struct tolk_net_thread
     c->queue_first = (c->queue_first + 1) % QUEUE_LEN;
     c->queue_count--;
     if (r->kind == REPLY_WELCOME)
-        return write_json(wsi, t, welcome_json(t->net->cfg, c->booth));
-    return write_json(wsi, t, error_json(r));
+        return tolk_net_write_json(wsi, t, welcome_json(t->net->cfg, c->booth));
+    return tolk_net_write_json(wsi, t, error_json(r));
 }
 
 static json_t *booth_json(const struct tolk_config *cfg, const struct tolk_booth_state *st)
@@ -205,7 +180,7 @@ static json_t *booth_json(const struct tolk_config *cfg, const struct tolk_booth
         json_array_append_new(chat, json_pack("{s:I, s:s, s:o}", "time",
                                               (json_int_t)st->chat[i].time_ms, "from",
                                               st->chat[i].from, "text",
-                                              text_or(st->chat[i].text, "?")));
+                                              tolk_net_text_or(st->chat[i].text, "?")));
     return json_pack("{s:s, s:o, s:o}", "type", "booth", "desks", desks, "chat", chat);
 }
 
@@ -218,7 +193,7 @@ static int send_booth(struct lws *wsi, struct console *c, struct tolk_net_thread
     tolk_booths_snapshot(t->net->booths, c->booth, st);
     c->booth_version = version;
     c->booth_told = true;
-    int rc = write_json(wsi, t, booth_json(t->net->cfg, st));
+    int rc = tolk_net_write_json(wsi, t, booth_json(t->net->cfg, st));
     free(st);
     return rc;
 }
@@ -260,15 +235,7 @@ static int send_channels(struct lws *wsi, struct console *c, struct tolk_net_thr
     }
     c->channels_sig = o->sig;
     c->channels_due_ms = now_ms() + CHANNELS_INTERVAL_MS;
-    return write_json(wsi, t, json_pack("{s:s, s:o}", "type", "channels", "channels", list));
-}
-
-/* JSON has no -inf: silence reads as the meter's floor; one decimal is plenty. */
-static double db_value(float db)
-{
-    if (!isfinite(db) || db < TOLK_METER_FLOOR_DB)
-        return TOLK_METER_FLOOR_DB;
-    return round(db * 10.0) / 10.0;
+    return tolk_net_write_json(wsi, t, json_pack("{s:s, s:o}", "type", "channels", "channels", list));
 }
 
 static int send_levels(struct lws *wsi, struct console *c, struct tolk_net_thread *t)
@@ -279,12 +246,12 @@ static int send_levels(struct lws *wsi, struct console *c, struct tolk_net_threa
         struct tolk_desk_status st;
         tolk_engine_desk_status(t->net->engine, booth->first_desk + d, &st);
         json_array_append_new(desks, json_pack("{s:f, s:f, s:b, s:b}", "peak_dbfs",
-                                               db_value(st.peak_db), "rms_dbfs",
-                                               db_value(st.rms_db), "clipped", st.clipped,
+                                               tolk_net_db(st.peak_db), "rms_dbfs",
+                                               tolk_net_db(st.rms_db), "clipped", st.clipped,
                                                "signal", st.signal));
     }
     c->levels_due_ms = now_ms() + LEVELS_INTERVAL_MS;
-    return write_json(wsi, t, json_pack("{s:s, s:o}", "type", "levels", "desks", desks));
+    return tolk_net_write_json(wsi, t, json_pack("{s:s, s:o}", "type", "levels", "desks", desks));
 }
 
 /* Sends the most urgent message due; *more tells whether another one is waiting. */
@@ -371,7 +338,7 @@ static int on_login(struct lws *wsi, struct console *c, struct tolk_net *net, js
         return 0;
     }
     if (!queue_reply(c, REPLY_WELCOME, "login"))
-        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests");
+        return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests");
     c->booth = b;
     c->booth_told = false;
     c->channels_due_ms = c->levels_due_ms = 0;
@@ -497,7 +464,7 @@ static int on_receive(struct lws *wsi, struct console *c, const char *in, size_t
         return reply_error(wsi, c, NULL, "binary_not_supported",
                            "the server takes JSON text messages only");
     case TOLK_RX_TOO_LARGE:
-        return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
+        return tolk_net_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
     default: return -1;
     }
 }
@@ -518,7 +485,7 @@ static int on_writeable(struct lws *wsi, struct console *c)
     if (!c->established)
         return 0;
     if (c->close_code)
-        return close_now(wsi, c->close_code, c->close_reason);
+        return tolk_net_close(wsi, c->close_code, c->close_reason);
     int rc = send_next(wsi, c, tolk_net_thread_of(wsi), &more);
     if (rc == 0 && more)
         lws_callback_on_writable(wsi);

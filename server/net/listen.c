@@ -19,11 +19,11 @@
 
 #include "net/net_private.h"
 #include "net/rx.h"
+#include "tolk/clock.h"
 #include "tolk/log.h"
 
 #define QUEUE_LEN 4         /* pending text replies; more means a client floods bad messages */
 #define DETAIL_MAX 40       /* bytes of the client's text quoted back in an error */
-#define STATS_MAX 512       /* the latest `stats` report kept per listener */
 #define LISTENER_SNDBUF 4096 /* the kernel doubles it; keeps a stalled socket's queue short */
 #define CLOSE_TRY_AGAIN_LATER 1013
 #define OPUS_SAMPLE_RATE 48000
@@ -68,7 +68,7 @@ struct listener {
     struct tolk_rx rx;
 
     uint64_t packets_sent, skips;
-    char stats[STATS_MAX];
+    int report_slot;   /* in the context's report table, -1 until the first `stats` */
 };
 
 size_t tolk_net_listen_session_size(void)
@@ -99,17 +99,11 @@ static bool queue_text(struct listener *l, enum text_kind kind, int channel,
     return true;
 }
 
-static int close_now(struct lws *wsi, int code, const char *reason)
-{
-    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-    return -1;
-}
-
 static int reply_error(struct lws *wsi, struct listener *l, enum error_code error,
                        const char *detail)
 {
     if (!queue_text(l, TEXT_ERROR, -1, error, detail))
-        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
+        return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -131,28 +125,19 @@ static int select_channel(struct lws *wsi, struct tolk_net *net, struct listener
     }
     l->state_told = false;
     if (!queue_text(l, TEXT_SELECTED, channel, 0, NULL))
-        return close_now(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests");
+        return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests");
     lws_callback_on_writable(wsi);
     return 0;
 }
 
 /* ---- outgoing text ---- */
 
-static int write_text(struct lws *wsi, unsigned char *text, size_t len)
+static int write_text(struct lws *wsi, struct tolk_net_thread *t, unsigned char *text, size_t len)
 {
-    return lws_write(wsi, text, len, LWS_WRITE_TEXT) < (int)len ? -1 : 0;
-}
-
-static int write_json(struct lws *wsi, struct tolk_net_thread *t, json_t *msg)
-{
-    unsigned char *out = t->scratch + LWS_PRE;
-    size_t len = msg ? json_dumpb(msg, (char *)out, TOLK_NET_TEXT_MAX, JSON_COMPACT) : 0;
-    json_decref(msg);
-    if (len == 0 || len > TOLK_NET_TEXT_MAX) {
-        tolk_log_warn("listen: could not build a reply");
-        return 0; /* dropped; the connection itself is fine */
-    }
-    return write_text(wsi, out, len);
+    int n = lws_write(wsi, text, len, LWS_WRITE_TEXT);
+    if (n > 0)
+        atomic_fetch_add_explicit(&t->bytes_sent, (uint64_t)n, memory_order_relaxed);
+    return n < (int)len ? -1 : 0;
 }
 
 static json_t *channel_json(const struct tolk_config *cfg, int i, bool live)
@@ -232,14 +217,14 @@ static int send_text(struct lws *wsi, struct listener *l, struct tolk_net_thread
     case TEXT_HELLO:
         if (hello_refresh(t) < 0)
             return -1;
-        rc = write_text(wsi, t->hello + LWS_PRE, t->hello_len);
+        rc = write_text(wsi, t, t->hello + LWS_PRE, t->hello_len);
         break;
     case TEXT_SELECTED:
-        rc = write_json(wsi, t, json_pack("{s:s, s:s}", "type", "selected", "channel",
+        rc = tolk_net_write_json(wsi, t, json_pack("{s:s, s:s}", "type", "selected", "channel",
                                           cfg->channels[item->channel].id));
         break;
     default:
-        rc = write_json(wsi, t, error_json(item));
+        rc = tolk_net_write_json(wsi, t, error_json(item));
         break;
     }
     return rc;
@@ -262,7 +247,7 @@ static int send_state(struct lws *wsi, struct listener *l, struct tolk_net_threa
     json_t *fallback = carries_other ? json_string(cfg->channels[st->carry].id) : json_null();
     l->state_told = true;
     l->state_version = st->state_version;
-    return write_json(wsi, t, json_pack("{s:s, s:s, s:b, s:o}", "type", "state", "channel",
+    return tolk_net_write_json(wsi, t, json_pack("{s:s, s:s, s:b, s:o}", "type", "state", "channel",
                                         cfg->channels[l->channel].id, "live", st->live,
                                         "fallback", fallback));
 }
@@ -270,8 +255,20 @@ static int send_state(struct lws *wsi, struct listener *l, struct tolk_net_threa
 /* ---- outgoing audio ---- */
 
 /* Appends consecutive packets from l->next to the message at out[*used]; returns how many. */
-static int gather_packets(struct tolk_net *net, struct listener *l, struct tolk_packet_ring *ring,
-                          unsigned char *out, size_t *used, struct tolk_frame_header *h)
+/* A listener too far behind jumps to the live edge; what it skips counts as dropped. */
+static void drop_to_live(struct tolk_net_thread *t, struct listener *l, uint64_t head)
+{
+    uint64_t from = l->next;
+    skip_to_live(t->net, l, head);
+    if (l->next > from)
+        atomic_fetch_add_explicit(&t->frames_dropped, l->next - from, memory_order_relaxed);
+    l->skipped = true;
+    l->skips++;
+}
+
+static int gather_packets(struct tolk_net_thread *t, struct listener *l,
+                          struct tolk_packet_ring *ring, unsigned char *out, size_t *used,
+                          struct tolk_frame_header *h)
 {
     int count = 0;
     bool retried = false;
@@ -280,9 +277,7 @@ static int gather_packets(struct tolk_net *net, struct listener *l, struct tolk_
         unsigned char *pkt = out + *used + 2;
         int rc = tolk_packet_ring_read(ring, l->next, pkt, TOLK_OPUS_MAX_PACKET, &info);
         if (rc == -ESPIPE && count == 0 && !retried) { /* overwritten: too far behind */
-            skip_to_live(net, l, tolk_packet_ring_head(ring));
-            l->skipped = true;
-            l->skips++;
+            drop_to_live(t, l, tolk_packet_ring_head(ring));
             retried = true;
             continue;
         }
@@ -317,15 +312,12 @@ static int send_audio(struct lws *wsi, struct listener *l, struct tolk_net_threa
     uint64_t head = tolk_packet_ring_head(ring);
     if (l->next > head)
         l->next = head;
-    if (head - l->next > net->max_behind) {
-        skip_to_live(net, l, head);
-        l->skipped = true;
-        l->skips++;
-    }
+    if (head - l->next > net->max_behind)
+        drop_to_live(t, l, head);
     unsigned char *msg = t->scratch + LWS_PRE;
     size_t used = TOLK_FRAME_HEADER_SIZE;
     struct tolk_frame_header h = {.version = TOLK_PROTOCOL_VERSION, .channel = (uint16_t)l->channel};
-    int count = gather_packets(net, l, ring, msg, &used, &h);
+    int count = gather_packets(t, l, ring, msg, &used, &h);
     if (count == 0)
         return 0;
     if (l->skipped)
@@ -333,7 +325,10 @@ static int send_audio(struct lws *wsi, struct listener *l, struct tolk_net_threa
     l->skipped = false;
     tolk_frame_pack_header(msg, &h);
     l->packets_sent += (uint64_t)count;
-    return lws_write(wsi, msg, used, LWS_WRITE_BINARY) < (int)used ? -1 : 0;
+    int n = lws_write(wsi, msg, used, LWS_WRITE_BINARY);
+    if (n > 0)
+        atomic_fetch_add_explicit(&t->bytes_sent, (uint64_t)n, memory_order_relaxed);
+    return n < (int)used ? -1 : 0;
 }
 
 static bool more_pending(struct tolk_net *net, const struct listener *l)
@@ -361,15 +356,34 @@ static int on_select(struct lws *wsi, struct listener *l, json_t *root)
     return select_channel(wsi, net, l, channel);
 }
 
-/* Kept for the technicians if it fits in STATS_MAX; a larger report is ignored. */
+/* A number from the report under either spelling (the page sends camelCase), or -1. */
+static double report_number(json_t *root, const char *snake, const char *camel)
+{
+    json_t *v = json_object_get(root, snake);
+    if (!json_is_number(v))
+        v = json_object_get(root, camel);
+    double d = json_is_number(v) ? json_number_value(v) : -1;
+    return d >= 0 && d < 1e9 ? d : -1;
+}
+
+/* The latest report is kept in the context's table for the technicians; nothing is answered. */
 static int on_stats(struct lws *wsi, struct listener *l, json_t *root)
 {
-    char *out = (char *)tolk_net_thread_of(wsi)->scratch;
-    size_t len = json_dumpb(root, out, TOLK_NET_SCRATCH, JSON_COMPACT);
-    if (len > 0 && len < sizeof l->stats) {
-        memcpy(l->stats, out, len);
-        l->stats[len] = '\0';
-    }
+    struct tolk_net_thread *t = tolk_net_thread_of(wsi);
+    if (l->report_slot < 0)
+        l->report_slot = tolk_reports_acquire(&t->reports);
+    if (l->report_slot < 0)
+        return 0;
+    struct tolk_report r = {.channel = l->channel,
+                            .buffer_ms = (float)report_number(root, "buffer_ms", "bufferMs"),
+                            .latency_ms = (float)report_number(root, "latency_ms", "latencyMs"),
+                            .time_ms = tolk_clock_mono_ns() / 1000000};
+    double underruns = report_number(root, "underruns", "underruns");
+    r.underruns = underruns > 0 ? (uint32_t)underruns : 0;
+    const char *decoder = json_string_value(json_object_get(root, "decoder"));
+    snprintf(r.decoder, sizeof r.decoder, "%s", decoder ? decoder : "");
+    lws_get_peer_simple(wsi, r.address, sizeof r.address);
+    tolk_reports_update(&t->reports, l->report_slot, &r);
     return 0;
 }
 
@@ -403,7 +417,7 @@ static int on_receive(struct lws *wsi, struct listener *l, const char *in, size_
     case TOLK_RX_TEXT: return handle_message(wsi, l, msg, msg_len);
     case TOLK_RX_BINARY: return reply_error(wsi, l, ERR_BINARY, NULL);
     case TOLK_RX_TOO_LARGE:
-        return close_now(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
+        return tolk_net_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
     default: return -1;
     }
 }
@@ -429,6 +443,7 @@ static int on_established(struct lws *wsi, struct listener *l)
     memset(l, 0, sizeof *l);
     l->established = true;
     l->channel = -1;
+    l->report_slot = -1;
     lws_callback_on_writable(wsi);
     if (atomic_fetch_add(&net->listeners, 1) >= net->cfg->max_listeners) {
         atomic_fetch_sub(&net->listeners, 1);
@@ -454,6 +469,8 @@ static void on_closed(struct lws *wsi, struct listener *l)
     if (l->channel >= 0)
         atomic_fetch_sub(&net->channel_listeners[l->channel], 1);
     tolk_rx_reset(&l->rx);
+    if (l->report_slot >= 0)
+        tolk_reports_release(&tolk_net_thread_of(wsi)->reports, l->report_slot);
     l->established = false;
 }
 
@@ -462,7 +479,7 @@ static int on_writeable(struct lws *wsi, struct listener *l)
     if (!l->established)
         return 0;
     if (l->close_code)
-        return close_now(wsi, l->close_code, l->close_reason);
+        return tolk_net_close(wsi, l->close_code, l->close_reason);
     /* No lws_send_pipe_choked() here: WRITEABLE comes only after poll() reported room, and a
      * short write is kept by lws (one message at most) and finished before the next WRITEABLE,
      * so memory stays bounded. The check cost a poll() per message (docs/performance.md). */
@@ -488,8 +505,8 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
     unsigned status = 0;
     if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
         return 0;
-    if (is_path(wsi, "/booth"))
-        return 0; /* the booth protocol checks it */
+    if (is_path(wsi, "/booth") || is_path(wsi, "/tech"))
+        return 0; /* their protocols check them */
     if (!is_path(wsi, "/listen"))
         status = HTTP_STATUS_NOT_FOUND;
     else if (atomic_load(&net->listeners) >= net->cfg->max_listeners)

@@ -11,14 +11,27 @@
 #ifndef TOLK_NET_NET_H
 #define TOLK_NET_NET_H
 
+#include <stddef.h>
+
 struct tolk_config;
 struct tolk_engine;
 struct tolk_net;
 struct tolk_booths;
+struct tolk_monitor;
+struct tolk_events;
 
-/* Binds the port and starts the service threads. Returns TOLK_ENET if the port can't be bound. */
+/* Binds the port and starts the service threads. Returns TOLK_ENET if the port can't be bound.
+ * booths, monitor and events must outlive the network layer. */
 int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
-                    struct tolk_booths *booths);
+                    struct tolk_booths *booths, struct tolk_monitor *monitor,
+                    struct tolk_events *events);
+
+/* The URL delegates open: [server] public_url, else http://LAN-ADDRESS:PORT/; ends with '/'
+ * unless public_url has a path of its own. Any thread. */
+void tolk_net_public_url(const struct tolk_config *cfg, char *url, size_t len);
+
+/* Any thread: listeners on a channel now. */
+int tolk_net_listener_count(const struct tolk_net *net, int channel);
 void tolk_net_destroy(struct tolk_net *net);
 
 /* Any thread, never blocks: new packets are ready. Signature fits tolk_engine_start()'s hook. */

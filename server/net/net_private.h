@@ -10,6 +10,7 @@
 #ifndef TOLK_NET_PRIVATE_H
 #define TOLK_NET_PRIVATE_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 #include "config.h"
 #include "engine/engine.h"
+#include "net/reports.h"
 #include "tolk/protocol.h"
 
 #define TOLK_NET_BATCH 5        /* packets per audio message, at most */
@@ -33,6 +35,7 @@
 #define TOLK_NET_PROTOCOL_ACCEPT "tolk-accept" /* our listening socket, adopted as a raw fd */
 #define TOLK_NET_PROTOCOL_API "tolk-api"       /* the /api mount */
 #define TOLK_NET_PROTOCOL_BOOTH "tolk.booth.v1" /* the /booth console; clients must ask for it */
+#define TOLK_NET_PROTOCOL_TECH "tolk.tech.v1"   /* the /tech dashboard socket; needs the token */
 
 struct tolk_net;
 
@@ -52,6 +55,12 @@ struct tolk_net_thread {
     size_t hello_len;
     uint32_t hello_versions[TOLK_MAX_CHANNELS];
 
+    struct tolk_reports reports; /* the receivers' stats reports of this context's listeners */
+
+    /* written by the service thread, read by any (metrics) */
+    atomic_uint_fast64_t bytes_sent;     /* WebSocket payload bytes written */
+    atomic_uint_fast64_t frames_dropped; /* packets listeners skipped, too far behind */
+
     /* service thread: every outgoing message is built here, never in a per-frame malloc */
     unsigned char scratch[TOLK_NET_SCRATCH];
 };
@@ -64,9 +73,12 @@ struct tolk_net {
     uint64_t max_behind; /* packets */
     char web_root[PATH_MAX];
     struct lws_protocol_vhost_options mime[2];
-    struct lws_http_mount mount_api, mount_root;
-    struct lws_protocols protocols[5];
+    struct lws_http_mount mount_api, mount_metrics, mount_tech, mount_root;
+    struct lws_protocols protocols[6];
     struct tolk_booths *booths; /* thread-safe itself (control/booth.h) */
+    struct tolk_monitor *monitor; /* thread-safe readers (control/monitor.h) */
+    struct tolk_events *events;   /* thread-safe (control/events.h) */
+    char public_url[300];         /* tolk_net_public_url(), taken at start */
 
     atomic_bool stop;
     atomic_int listeners;                           /* WebSocket listeners, all contexts */
@@ -89,12 +101,35 @@ int tolk_net_booth_callback(struct lws *wsi, enum lws_callback_reasons reason, v
                             void *in, size_t len);
 size_t tolk_net_booth_session_size(void);
 
-/* status.c: the /api mount. */
+/* http.c: the /api, /metrics and /tech routes (one callback for the three mounts). */
 int tolk_net_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                           size_t len);
 size_t tolk_net_api_session_size(void);
-/* The /api/status document, malloc'd with LWS_PRE bytes of headroom before it; *len gets its
- * length. NULL when out of memory. Service thread. */
+/* doc serialized (and released) into a malloc'd buffer with LWS_PRE bytes of headroom. */
+unsigned char *tolk_net_json_body(json_t *doc, size_t *len);
+
+/* status.c: the /api/status document, malloc'd with LWS_PRE bytes of headroom before it; *len
+ * gets its length. NULL when out of memory. Service thread. */
 unsigned char *tolk_net_status_json(struct tolk_net *net, size_t *len);
+/* A level for JSON, which has no -inf: silence reads as the meter's floor; one decimal. */
+double tolk_net_db(float db);
+
+/* metrics.c: the /metrics text (Prometheus), with LWS_PRE bytes of headroom. */
+unsigned char *tolk_net_metrics_text(struct tolk_net *net, size_t *len);
+
+/* tech.c: the /tech WebSocket. */
+int tolk_net_tech_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len);
+size_t tolk_net_tech_session_size(void);
+
+/* ws.c: helpers of every WebSocket protocol. write_json sends msg (released) as one text
+ * message built in the thread's scratch buffer; close returns -1 for the callback. */
+int tolk_net_write_json(struct lws *wsi, struct tolk_net_thread *t, json_t *msg);
+int tolk_net_close(struct lws *wsi, int code, const char *reason);
+/* json_string(text), or of instead when text is not UTF-8 (names from the config file). */
+json_t *tolk_net_text_or(const char *text, const char *instead);
+
+/* url.c: a channel's listener URL (channel NULL: the public URL). */
+void tolk_net_channel_url(const struct tolk_net *net, const char *channel, char *url, size_t len);
 
 #endif

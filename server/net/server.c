@@ -184,8 +184,14 @@ static void setup_routes(struct tolk_net *net)
     net->mount_root = (struct lws_http_mount){
         .mountpoint = "/", .mountpoint_len = 1, .origin = net->web_root, .def = "index.html",
         .origin_protocol = LWSMPRO_FILE, .extra_mimetypes = &net->mime[0]};
+    net->mount_tech = (struct lws_http_mount){
+        .mount_next = &net->mount_root, .mountpoint = "/tech", .mountpoint_len = 5,
+        .origin = TOLK_NET_PROTOCOL_API, .origin_protocol = LWSMPRO_CALLBACK};
+    net->mount_metrics = (struct lws_http_mount){
+        .mount_next = &net->mount_tech, .mountpoint = "/metrics", .mountpoint_len = 8,
+        .origin = TOLK_NET_PROTOCOL_API, .origin_protocol = LWSMPRO_CALLBACK};
     net->mount_api = (struct lws_http_mount){
-        .mount_next = &net->mount_root, .mountpoint = "/api", .mountpoint_len = 4,
+        .mount_next = &net->mount_metrics, .mountpoint = "/api", .mountpoint_len = 4,
         .origin = TOLK_NET_PROTOCOL_API, .origin_protocol = LWSMPRO_CALLBACK};
 
     /* protocols[0] is the default for WebSocket clients that name no subprotocol. */
@@ -197,7 +203,9 @@ static void setup_routes(struct tolk_net *net)
                                                NULL, 0};
     net->protocols[3] = (struct lws_protocols){TOLK_NET_PROTOCOL_BOOTH, tolk_net_booth_callback,
                                                tolk_net_booth_session_size(), 0, 0, NULL, 0};
-    net->protocols[4] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
+    net->protocols[4] = (struct lws_protocols){TOLK_NET_PROTOCOL_TECH, tolk_net_tech_callback,
+                                               tolk_net_tech_session_size(), 0, 0, NULL, 0};
+    net->protocols[5] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
 }
 
 static int net_alloc(struct tolk_net **out, const struct tolk_config *cfg,
@@ -223,6 +231,12 @@ static int net_alloc(struct tolk_net **out, const struct tolk_config *cfg,
     for (int i = 0; i < count; i++)
         threads[i] = (struct tolk_net_thread){.net = net, .index = i, .listen_fd = -1,
                                               .reserve_fd = -1};
+    for (int i = 0; i < count; i++) {
+        if (tolk_reports_init(&threads[i].reports, cfg->max_listeners) < 0) {
+            tolk_net_destroy(net); /* reports_destroy copes with a table never made */
+            return -ENOMEM;
+        }
+    }
     setup_routes(net);
     *out = net;
     return 0;
@@ -295,7 +309,8 @@ static int start_threads(struct tolk_net *net, const struct sockaddr_storage *sa
 }
 
 int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
-                    struct tolk_booths *booths)
+                    struct tolk_booths *booths, struct tolk_monitor *monitor,
+                    struct tolk_events *events)
 {
     struct sockaddr_storage sa;
     socklen_t salen = 0;
@@ -308,8 +323,12 @@ int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct
     int rc = probe_port(cfg, &sa, &salen);
     if (rc == 0)
         rc = net_alloc(&net, cfg, engine);
-    if (rc == 0)
+    if (rc == 0) {
         net->booths = booths;
+        net->monitor = monitor;
+        net->events = events;
+        tolk_net_public_url(cfg, net->public_url, sizeof net->public_url);
+    }
     if (rc == 0)
         rc = start_threads(net, &sa, salen, where);
     if (rc < 0) {
@@ -342,9 +361,15 @@ void tolk_net_destroy(struct tolk_net *net)
         if (t->reserve_fd >= 0)
             close(t->reserve_fd);
         free(t->hello);
+        tolk_reports_destroy(&t->reports);
     }
     free(net->threads);
     free(net);
+}
+
+int tolk_net_listener_count(const struct tolk_net *net, int channel)
+{
+    return atomic_load(&((struct tolk_net *)net)->channel_listeners[channel]);
 }
 
 /* Engine thread, after every tick. `started` and `context` were set before the engine thread

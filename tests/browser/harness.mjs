@@ -136,7 +136,7 @@ export class Server {
     while (Date.now() < until) {
       if (child.exitCode !== null) fail(`tolk-server exited (${child.exitCode}):\n${this.output}`);
       try {
-        const response = await fetch(`http://127.0.0.1:${this.port}/api/status`);
+        const response = await fetch(`http://127.0.0.1:${this.port}/api/health`);
         if (response.ok) return;
       } catch (error) { /* not listening yet */ }
       await sleep(100);

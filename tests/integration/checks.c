@@ -195,7 +195,7 @@ int tolk_check_hello_index(json_t *hello, const char *id)
 static bool all_channels_encoding(int port)
 {
     char *body = NULL;
-    int code = tolk_harness_http_get(port, "/api/status", 3000, &body);
+    int code = tolk_harness_http_get(port, "/api/status?token=change-me", 3000, &body);
     json_t *j = code == 200 ? json_loads(body, 0, NULL) : NULL;
     json_t *list = json_object_get(j, "channels");
     bool ok = json_array_size(list) > 0;

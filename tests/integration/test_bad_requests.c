@@ -202,7 +202,7 @@ static void stall_a_client(void)
 static void check_status_answers(void)
 {
     char *body = NULL;
-    int code = tolk_harness_http_get(port, "/api/status", 3000, &body);
+    int code = tolk_harness_http_get(port, "/api/status?token=change-me", 3000, &body);
     TOLK_CHECK(code == 200, "GET /api/status: %d", code);
     json_t *j = json_loads(body, 0, NULL);
     TOLK_CHECK(j != NULL, "/api/status is not JSON: %.200s", body);

@@ -33,7 +33,7 @@ static int port;
 static json_t *get_status(void)
 {
     char *body = NULL;
-    int code = tolk_harness_http_get(port, "/api/status", 3000, &body);
+    int code = tolk_harness_http_get(port, "/api/status?token=change-me", 3000, &body);
     TOLK_CHECK(code == 200, "GET /api/status: %d", code);
     json_error_t jerr;
     json_t *j = json_loads(body, 0, &jerr);

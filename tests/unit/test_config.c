@@ -652,7 +652,7 @@ static void test_sample_config_shows_every_key(void **state)
             fail_msg("config/tolk.conf does not set '%s'", key);
     }
     free(help);
-    assert_int_equal(keys, 25);
+    assert_int_equal(keys, 27);
 }
 
 int main(void)
