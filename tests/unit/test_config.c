@@ -613,10 +613,19 @@ static void test_repo_venue_config(void **state)
     assert_int_equal(cfg.channel_count, 5);
     for (int i = 0; i < 5; i++) {
         assert_string_equal(cfg.channels[i].id, ids[i]);
-        assert_int_equal(cfg.channels[i].source.kind, TOLK_SOURCE_INPUT);
-        assert_int_equal(cfg.channels[i].source.input, i + 1);
+        assert_int_equal(cfg.channels[i].source.kind, i == 0 ? TOLK_SOURCE_INPUT
+                                                              : TOLK_SOURCE_NONE);
         assert_int_equal(cfg.channels[i].fallback_index, i == 0 ? -1 : 0);
     }
+    /* Four booths of two desks on inputs 2..9, each producing its language. */
+    assert_int_equal(cfg.booth_count, 4);
+    for (int b = 0; b < 4; b++) {
+        assert_int_equal(cfg.booths[b].a_index, b + 1);
+        assert_int_equal(cfg.booths[b].desks[0].input, 2 + 2 * b);
+        assert_int_equal(cfg.booths[b].desks[1].input, 3 + 2 * b);
+    }
+    assert_int_equal(cfg.booths[0].b_index, 2);
+    assert_string_equal(tolk_config_booth_pin(&cfg, 0), "4821");
 }
 
 /* Every key that --help lists is set, uncommented, in config/tolk.conf (the user's manual). */
