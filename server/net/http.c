@@ -1,7 +1,7 @@
 /* The HTTP routes that are not plain files: /api, /metrics and the /tech pages.
  *
- * Public: /api/health (is the server up) and /api/booths (the booth list for the console's
- * login). Everything else needs the technicians' token (net/auth.h): /api/status,
+ * Public: /booth (the console page; the same path is its WebSocket), /api/health (is the
+ * server up) and /api/booths (the booth list for the console's login). Everything else needs the technicians' token (net/auth.h): /api/status,
  * /api/qr.svg, /metrics and the dashboard's files under /tech, served from client/web/tech/.
  * Without it: 401, with a page that only asks for the token. A page opened with ?token= gets
  * the token as an HttpOnly cookie and is redirected to its address without it, so the token
@@ -150,9 +150,9 @@ static unsigned route_api(struct lws *wsi, struct tolk_net *net, struct http_ses
     return HTTP_STATUS_NOT_FOUND;
 }
 
-/* A dashboard file's path under web_root/tech, or false if the request names none. Only
+/* A dashboard file's name in the web root (tech/...), or false if the request names none. Only
  * letters, digits, '-', '_', '.' and '/' are allowed, and no "..". */
-static bool tech_file(const struct tolk_net *net, const char *path, char *file, size_t len)
+static bool tech_file(const char *path, char *file, size_t len)
 {
     const char *rest = path + 5; /* after "/tech" */
     if (*rest == '\0' || strcmp(rest, "/") == 0)
@@ -162,7 +162,7 @@ static bool tech_file(const struct tolk_net *net, const char *path, char *file, 
     for (const char *c = rest; *c; c++)
         if (!isalnum((unsigned char)*c) && !strchr("-_./", *c))
             return false;
-    int n = snprintf(file, len, "%s/tech%s", net->web_root, rest);
+    int n = snprintf(file, len, "tech%s", rest);
     return n > 0 && (size_t)n < len;
 }
 
@@ -219,10 +219,22 @@ static void redirect_with_cookie(struct http_session *s, const char *path, const
     s->len = 0;
 }
 
+/* A file of the web root, not cached (pages change with the server). */
+static int serve_file(struct lws *wsi, struct tolk_net *net, const char *name)
+{
+    char file[PATH_MAX + 64];
+    snprintf(file, sizeof file, "%s/%s", net->web_root, name);
+    const char *nocache = "cache-control: no-store\r\n";
+    int rc = lws_serve_http_file(wsi, file, mime_type(file), nocache, (int)strlen(nocache));
+    if (rc < 0)
+        return -1;
+    return rc > 0 && lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int serve_tech(struct lws *wsi, struct tolk_net *net, struct http_session *s,
                       const char *path, enum tolk_auth auth)
 {
-    char file[PATH_MAX + 64];
+    char file[256];
     if (auth == TOLK_AUTH_NONE) {
         set_unauthorized(s, true);
         return respond(wsi, s, HTTP_STATUS_UNAUTHORIZED);
@@ -231,15 +243,11 @@ static int serve_tech(struct lws *wsi, struct tolk_net *net, struct http_session
         redirect_with_cookie(s, path, net->cfg->tech_token);
         return respond(wsi, s, HTTP_STATUS_SEE_OTHER);
     }
-    if (!tech_file(net, path, file, sizeof file)) {
+    if (!tech_file(path, file, sizeof file)) {
         set_error(s, "not_found", "no such page");
         return respond(wsi, s, HTTP_STATUS_NOT_FOUND);
     }
-    const char *nocache = "cache-control: no-store\r\n";
-    int rc = lws_serve_http_file(wsi, file, mime_type(file), nocache, (int)strlen(nocache));
-    if (rc < 0)
-        return -1;
-    return rc > 0 && lws_http_transaction_completed(wsi) ? -1 : 0;
+    return serve_file(wsi, net, file);
 }
 
 /* lws reads a request body (a POST with a Content-Length, or any method with a nonzero one)
@@ -262,6 +270,8 @@ static int on_request(struct lws *wsi, struct http_session *s)
     snprintf(path, sizeof path, "%.*s", uri ? len : 0, uri ? uri : "");
     enum tolk_auth auth = tolk_net_auth(wsi, net->cfg->tech_token);
     unsigned status;
+    if (strcmp(path, "/booth") == 0 && method == LWSHUMETH_GET)
+        return serve_file(wsi, net, "booth.html");
     if (strcmp(path, "/tech") == 0 || strncmp(path, "/tech/", 6) == 0) {
         if (method == LWSHUMETH_GET)
             return serve_tech(wsi, net, s, path, auth);
@@ -277,8 +287,11 @@ static int on_request(struct lws *wsi, struct http_session *s)
         s->body = tolk_net_metrics_text(net, &s->len);
         s->type = "text/plain; version=0.0.4; charset=utf-8";
         status = HTTP_STATUS_OK;
-    } else {
+    } else if (strncmp(path, "/api/", 5) == 0) {
         status = route_api(wsi, net, s, path, auth != TOLK_AUTH_NONE);
+    } else {
+        set_error(s, "not_found", "no such page");
+        status = HTTP_STATUS_NOT_FOUND;
     }
     if (expects_body(wsi, method)) {
         s->deferred_status = status;

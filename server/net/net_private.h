@@ -73,7 +73,7 @@ struct tolk_net {
     uint64_t max_behind; /* packets */
     char web_root[PATH_MAX];
     struct lws_protocol_vhost_options mime[2];
-    struct lws_http_mount mount_api, mount_metrics, mount_tech, mount_root;
+    struct lws_http_mount mount_api, mount_metrics, mount_tech, mount_booth, mount_root;
     struct lws_protocols protocols[6];
     struct tolk_booths *booths; /* thread-safe itself (control/booth.h) */
     struct tolk_monitor *monitor; /* thread-safe readers (control/monitor.h) */

@@ -184,8 +184,12 @@ static void setup_routes(struct tolk_net *net)
     net->mount_root = (struct lws_http_mount){
         .mountpoint = "/", .mountpoint_len = 1, .origin = net->web_root, .def = "index.html",
         .origin_protocol = LWSMPRO_FILE, .extra_mimetypes = &net->mime[0]};
+    /* GET /booth is the console page (the same path is its WebSocket): http.c serves it. */
+    net->mount_booth = (struct lws_http_mount){
+        .mount_next = &net->mount_root, .mountpoint = "/booth", .mountpoint_len = 6,
+        .origin = TOLK_NET_PROTOCOL_API, .origin_protocol = LWSMPRO_CALLBACK};
     net->mount_tech = (struct lws_http_mount){
-        .mount_next = &net->mount_root, .mountpoint = "/tech", .mountpoint_len = 5,
+        .mount_next = &net->mount_booth, .mountpoint = "/tech", .mountpoint_len = 5,
         .origin = TOLK_NET_PROTOCOL_API, .origin_protocol = LWSMPRO_CALLBACK};
     net->mount_metrics = (struct lws_http_mount){
         .mount_next = &net->mount_tech, .mountpoint = "/metrics", .mountpoint_len = 8,
