@@ -451,7 +451,10 @@ static int send_next(struct lws *wsi, struct tech *c, struct tolk_net_thread *t,
     *more = false;
     int64_t now = now_ms();
     if (now >= c->meters_due_ms) {
-        c->meters_due_ms = now + METERS_INTERVAL_MS;
+        /* On a fixed grid: the ticks that wake us come every frame, not exactly on it. */
+        c->meters_due_ms += METERS_INTERVAL_MS;
+        if (c->meters_due_ms <= now)
+            c->meters_due_ms = now + METERS_INTERVAL_MS;
         return tolk_net_write_json(wsi, t, meters_json(net));
     }
     if (now >= c->status_due_ms) {
