@@ -23,21 +23,9 @@
 #include "tolk/clock.h"
 #include "tolk/log.h"
 
-#define QUEUE_LEN 8            /* pending replies; more means a client floods bad messages */
 #define LEVELS_INTERVAL_MS 100
 #define CHANNELS_INTERVAL_MS 1000
-#define MESSAGE_MAX 120
-
-enum reply_kind { REPLY_WELCOME, REPLY_ERROR };
-
-struct reply {
-    uint8_t kind;        /* enum reply_kind */
-    const char *code;    /* REPLY_ERROR: static string */
-    char request[16];    /* the command's type, "" if unknown */
-    const char *detail_key; /* "attempts_left" or "retry_after", or NULL */
-    int detail;
-    char message[MESSAGE_MAX];
-};
+#define REPLY_WELCOME 1 /* a reply kind besides errors */
 
 /* Per connection (lws per-session data); the service thread of its context only. */
 struct console {
@@ -46,8 +34,7 @@ struct console {
     char addr[64];       /* the client's address, for the PIN lockout and the log */
     int close_code;
     const char *close_reason;
-    struct reply queue[QUEUE_LEN];
-    unsigned queue_first, queue_count;
+    struct tolk_net_replies replies;
     struct tolk_rx rx;
 
     uint32_t booth_version; /* of the last `booth` sent */
@@ -68,30 +55,10 @@ static int64_t now_ms(void)
 
 /* ---- replies ---- */
 
-static struct reply *queue_reply(struct console *c, enum reply_kind kind, const char *request)
-{
-    if (c->queue_count == QUEUE_LEN)
-        return NULL;
-    struct reply *r = &c->queue[(c->queue_first + c->queue_count++) % QUEUE_LEN];
-    *r = (struct reply){.kind = (uint8_t)kind};
-    snprintf(r->request, sizeof r->request, "%s", request ? request : "");
-    return r;
-}
-
-__attribute__((format(printf, 5, 6)))
 static int reply_error(struct lws *wsi, struct console *c, const char *request, const char *code,
-                       const char *fmt, ...)
+                       const char *message)
 {
-    struct reply *r = queue_reply(c, REPLY_ERROR, request);
-    if (!r)
-        return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
-    r->code = code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
-    va_end(ap);
-    lws_callback_on_writable(wsi);
-    return 0;
+    return tolk_net_reply_error(wsi, &c->replies, request, code, "%s", message);
 }
 
 static const char *refusal_message(int err)
@@ -117,7 +84,7 @@ static int reply_refusal(struct lws *wsi, struct console *c, const char *request
     const char *code = tolk_booth_error_code(rc);
     if (rc == 0)
         return 0;
-    return reply_error(wsi, c, request, code ? code : "internal", "%s", refusal_message(rc));
+    return reply_error(wsi, c, request, code ? code : "internal", refusal_message(rc));
 }
 
 /* ---- outgoing ---- */
@@ -145,25 +112,12 @@ static json_t *welcome_json(const struct tolk_config *cfg, int b)
                      channels);
 }
 
-static json_t *error_json(const struct reply *r)
-{
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "type", "error", "code", r->code, "message",
-                            tolk_net_text_or(r->message, r->code));
-    if (msg && r->request[0])
-        json_object_set_new(msg, "request", json_string(r->request));
-    if (msg && r->detail_key)
-        json_object_set_new(msg, r->detail_key, json_integer(r->detail));
-    return msg;
-}
-
 static int send_reply(struct lws *wsi, struct console *c, struct tolk_net_thread *t)
 {
-    const struct reply *r = &c->queue[c->queue_first];
-    c->queue_first = (c->queue_first + 1) % QUEUE_LEN;
-    c->queue_count--;
-    if (r->kind == REPLY_WELCOME)
+    struct tolk_net_reply r = tolk_net_next_reply(&c->replies);
+    if (r.kind == REPLY_WELCOME)
         return tolk_net_write_json(wsi, t, welcome_json(t->net->cfg, c->booth));
-    return tolk_net_write_json(wsi, t, error_json(r));
+    return tolk_net_write_json(wsi, t, tolk_net_error_json(&r));
 }
 
 static json_t *booth_json(const struct tolk_config *cfg, const struct tolk_booth_state *st)
@@ -259,9 +213,9 @@ static int send_next(struct lws *wsi, struct console *c, struct tolk_net_thread 
 {
     struct tolk_net *net = t->net;
     *more = false;
-    if (c->queue_count > 0) {
+    if (c->replies.count > 0) {
         int rc = send_reply(wsi, c, t);
-        *more = c->queue_count > 0 || c->booth >= 0;
+        *more = c->replies.count > 0 || c->booth >= 0;
         return rc;
     }
     if (c->booth < 0)
@@ -304,7 +258,7 @@ static bool desk_arg(struct lws *wsi, struct console *c, const char *type, json_
 
 static int missing(struct lws *wsi, struct console *c, const char *type, const char *what)
 {
-    return reply_error(wsi, c, type, "missing_field", "%s is required", what);
+    return tolk_net_reply_error(wsi, &c->replies, type, "missing_field", "%s is required", what);
 }
 
 /* A string field that must be one of choices[]; its index, or -1. */
@@ -332,12 +286,13 @@ static int on_login(struct lws *wsi, struct console *c, struct tolk_net *net, js
         int sent = reply_refusal(wsi, c, "login", rc);
         if (sent < 0 || rc == TOLK_BOOTH_EUNKNOWN_BOOTH)
             return sent;
-        struct reply *r = &c->queue[(c->queue_first + c->queue_count - 1) % QUEUE_LEN];
+        struct tolk_net_reply *r =
+            &c->replies.items[(c->replies.first + c->replies.count - 1) % TOLK_NET_REPLIES];
         r->detail_key = rc == TOLK_BOOTH_EBAD_PIN ? "attempts_left" : "retry_after";
         r->detail = detail;
         return 0;
     }
-    if (!queue_reply(c, REPLY_WELCOME, "login"))
+    if (!tolk_net_queue_reply(&c->replies, REPLY_WELCOME, "login"))
         return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many requests");
     c->booth = b;
     c->booth_told = false;
@@ -422,7 +377,8 @@ static int handle_message(struct lws *wsi, struct console *c, const char *text, 
     else if (strcmp(type, "login") == 0)
         rc = on_login(wsi, c, net, msg);
     else if (!is_command(type))
-        rc = reply_error(wsi, c, NULL, "unknown_type", "unknown message type '%.40s'", type);
+        rc = tolk_net_reply_error(wsi, &c->replies, NULL, "unknown_type",
+                                  "unknown message type '%.40s'", type);
     else if (c->booth < 0)
         rc = reply_error(wsi, c, type_copy, "not_logged_in", "log in first");
     else if (desk_arg(wsi, c, type_copy, msg, net->cfg, &desk, &rc))
@@ -433,15 +389,6 @@ static int handle_message(struct lws *wsi, struct console *c, const char *text, 
 
 /* ---- connection life ---- */
 
-static bool is_booth_path(struct lws *wsi)
-{
-    char *uri = NULL;
-    int len = 0;
-    if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || !uri)
-        return false;
-    return len == 6 && memcmp(uri, "/booth", 6) == 0;
-}
-
 static int on_established(struct lws *wsi, struct console *c)
 {
     memset(c, 0, sizeof *c);
@@ -451,22 +398,16 @@ static int on_established(struct lws *wsi, struct console *c)
     return 0;
 }
 
+static int handle(struct lws *wsi, void *session, const char *msg, size_t len)
+{
+    return handle_message(wsi, session, msg, len);
+}
+
 static int on_receive(struct lws *wsi, struct console *c, const char *in, size_t len)
 {
-    const char *msg = NULL;
-    size_t msg_len = 0;
     if (!c->established || c->close_code)
         return 0;
-    switch (tolk_rx_feed(&c->rx, wsi, in, len, &msg, &msg_len)) {
-    case TOLK_RX_PARTIAL: return 0;
-    case TOLK_RX_TEXT: return handle_message(wsi, c, msg, msg_len);
-    case TOLK_RX_BINARY:
-        return reply_error(wsi, c, NULL, "binary_not_supported",
-                           "the server takes JSON text messages only");
-    case TOLK_RX_TOO_LARGE:
-        return tolk_net_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
-    default: return -1;
-    }
+    return tolk_net_receive(wsi, &c->rx, &c->replies, in, len, handle, c);
 }
 
 static void on_closed(struct lws *wsi, struct console *c)
@@ -498,7 +439,7 @@ int tolk_net_booth_callback(struct lws *wsi, enum lws_callback_reasons reason, v
     struct console *c = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return is_booth_path(wsi) ? 0 : 1;
+        return tolk_net_is_path(wsi, "/booth") ? 0 : 1;
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(wsi, c);
     case LWS_CALLBACK_RECEIVE:

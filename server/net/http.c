@@ -1,11 +1,11 @@
 /* The HTTP routes that are not plain files: /api, /metrics and the /tech pages.
  *
  * Public: /booth (the console page; the same path is its WebSocket), /api/health (is the
- * server up) and /api/booths (the booth list for the console's login). Everything else needs the technicians' token (net/auth.h): /api/status,
- * /api/qr.svg, /metrics and the dashboard's files under /tech, served from client/web/tech/.
- * Without it: 401, with a page that only asks for the token. A page opened with ?token= gets
- * the token as an HttpOnly cookie and is redirected to its address without it, so the token
- * does not stay in the address bar or the history.
+ * server up) and /api/booths (the booth list for the console's login). Everything else needs the
+ * technicians' token (net/auth.h): /api/status, /api/qr.svg, /metrics and the dashboard's files
+ * under /tech, served from client/web/tech/. Without it: 401, with a page that only asks for the
+ * token. A page opened with ?token= gets the token as an HttpOnly cookie and is redirected to its
+ * address without it, so the token does not stay in the address bar or the history.
  *
  * Threads: runs on the service thread that took the request; it reads only published state
  * (engine atomics, listener counts, the thread-safe control modules).
@@ -26,8 +26,8 @@ struct http_session {
     size_t len;
     unsigned deferred_status; /* answer once the request body has been read (and dropped) */
     const char *type;
-    char cookie[200];    /* a Set-Cookie value to send, or "" */
-    char location[300];  /* a redirect target, or "" */
+    char cookie[200];   /* a Set-Cookie value to send, or "" */
+    char location[300]; /* a redirect target, or "" */
 };
 
 size_t tolk_net_api_session_size(void)
@@ -95,8 +95,8 @@ static json_t *booths_json(const struct tolk_config *cfg)
     for (int b = 0; b < cfg->booth_count; b++) {
         json_t *name = json_string(cfg->booths[b].name);
         json_array_append_new(list, json_pack("{s:s, s:o, s:i}", "id", cfg->booths[b].id, "name",
-                                              name ? name : json_string(cfg->booths[b].id),
-                                              "desks", cfg->booths[b].desk_count));
+                                              name ? name : json_string(cfg->booths[b].id), "desks",
+                                              cfg->booths[b].desk_count));
     }
     return json_pack("{s:i, s:o}", "frame_ms", cfg->frame_ms, "booths", list);
 }
@@ -168,10 +168,16 @@ static bool tech_file(const char *path, char *file, size_t len)
 
 static const char *mime_type(const char *file)
 {
-    static const struct { const char *ext, *type; } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript"},
-        {".mjs", "text/javascript"}, {".css", "text/css"}, {".svg", "image/svg+xml"},
-        {".png", "image/png"}, {".json", "application/json"},
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript"},
+        {".mjs", "text/javascript"},
+        {".css", "text/css"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".json", "application/json"},
     };
     const char *dot = strrchr(file, '.');
     for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
@@ -318,14 +324,11 @@ int tolk_net_api_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 {
     struct http_session *s = user;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        return s ? on_request(wsi, s) : -1;
-    case LWS_CALLBACK_HTTP_BODY:
-        return 0; /* dropped */
+    case LWS_CALLBACK_HTTP: return s ? on_request(wsi, s) : -1;
+    case LWS_CALLBACK_HTTP_BODY: return 0; /* dropped */
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return s && s->deferred_status ? respond(wsi, s, s->deferred_status) : 0;
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return s ? on_writeable(wsi, s) : 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE: return s ? on_writeable(wsi, s) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s) {
@@ -333,9 +336,7 @@ int tolk_net_api_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
             s->body = NULL;
         }
         return 0;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return 1; /* not a WebSocket subprotocol */
-    default:
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return 1; /* not a WebSocket subprotocol */
+    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }

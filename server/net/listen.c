@@ -78,15 +78,6 @@ size_t tolk_net_listen_session_size(void)
 
 /* ---- helpers ---- */
 
-static bool is_path(struct lws *wsi, const char *path)
-{
-    char *uri = NULL;
-    int len = 0;
-    if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || !uri)
-        return false;
-    return (size_t)len == strlen(path) && memcmp(uri, path, (size_t)len) == 0;
-}
-
 static bool queue_text(struct listener *l, enum text_kind kind, int channel,
                        enum error_code error, const char *detail)
 {
@@ -505,9 +496,9 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
     unsigned status = 0;
     if (!upgrade || strcasecmp(upgrade, "websocket") != 0)
         return 0;
-    if (is_path(wsi, "/booth") || is_path(wsi, "/tech"))
+    if (tolk_net_is_path(wsi, "/booth") || tolk_net_is_path(wsi, "/tech"))
         return 0; /* their protocols check them */
-    if (!is_path(wsi, "/listen"))
+    if (!tolk_net_is_path(wsi, "/listen"))
         status = HTTP_STATUS_NOT_FOUND;
     else if (atomic_load(&net->listeners) >= net->cfg->max_listeners)
         status = HTTP_STATUS_SERVICE_UNAVAILABLE;
@@ -524,7 +515,7 @@ int tolk_net_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return is_path(wsi, "/listen") ? 0 : 1;
+        return tolk_net_is_path(wsi, "/listen") ? 0 : 1;
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(wsi, l);
     case LWS_CALLBACK_RECEIVE:

@@ -128,6 +128,41 @@ int tolk_net_write_json(struct lws *wsi, struct tolk_net_thread *t, json_t *msg)
 int tolk_net_close(struct lws *wsi, int code, const char *reason);
 /* json_string(text), or of instead when text is not UTF-8 (names from the config file). */
 json_t *tolk_net_text_or(const char *text, const char *instead);
+/* The request's path is exactly path (no query). */
+bool tolk_net_is_path(struct lws *wsi, const char *path);
+
+/* Replies a control protocol (/booth, /tech) owes a client: errors, and kinds of its own (a
+ * welcome). Bounded: a client that floods bad messages is closed (1008), never buffered. */
+#define TOLK_NET_REPLIES 8
+#define TOLK_NET_REPLY_ERROR 0
+struct tolk_net_reply {
+    int kind;               /* TOLK_NET_REPLY_ERROR or the protocol's own */
+    const char *code;       /* errors: a static string */
+    char request[20];       /* the command's type, "" if unknown */
+    char message[120];
+    const char *detail_key; /* an extra integer field of the error, or NULL */
+    int detail;
+};
+struct tolk_net_replies {
+    struct tolk_net_reply items[TOLK_NET_REPLIES];
+    unsigned first, count;
+};
+/* A slot at the end of the queue, or NULL when it is full. */
+struct tolk_net_reply *tolk_net_queue_reply(struct tolk_net_replies *q, int kind,
+                                            const char *request);
+/* Queues an error and asks for a write; returns 0, or -1 (close) when the queue is full. */
+int tolk_net_reply_error(struct lws *wsi, struct tolk_net_replies *q, const char *request,
+                         const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+struct tolk_net_reply tolk_net_next_reply(struct tolk_net_replies *q); /* q->count > 0 */
+json_t *tolk_net_error_json(const struct tolk_net_reply *r);
+/* Feeds a RECEIVE into rx; a whole text message goes to handle(wsi, session, msg, len), a binary
+ * one gets an error reply, one over 16 KiB closes with 1009. Returns the callback's result. */
+struct tolk_rx;
+int tolk_net_receive(struct lws *wsi, struct tolk_rx *rx, struct tolk_net_replies *q,
+                     const char *in, size_t len,
+                     int (*handle)(struct lws *wsi, void *session, const char *msg, size_t len),
+                     void *session);
 
 /* url.c: a channel's listener URL (channel NULL: the public URL). */
 void tolk_net_channel_url(const struct tolk_net *net, const char *channel, char *url, size_t len);

@@ -26,7 +26,6 @@
 #include "net/rx.h"
 #include "tolk/clock.h"
 
-#define QUEUE_LEN 8
 #define METERS_INTERVAL_MS 40
 #define STATUS_INTERVAL_MS 1000
 #define EVENTS_AT_START 200
@@ -34,28 +33,21 @@
 #define REPORT_MAX_AGE_MS 15000 /* older reports: that receiver stopped reporting */
 #define WORST_MAX 10
 
-struct reply {
-    const char *code;
-    char request[20];
-    char message[120];
-};
-
 /* Per connection (lws per-session data); the service thread of its context only. */
 struct tech {
     bool established, hello_sent;
     int close_code;
     const char *close_reason;
-    struct reply queue[QUEUE_LEN];
-    unsigned queue_first, queue_count;
+    struct tolk_net_replies replies;
     struct tolk_rx rx;
 
     uint32_t alarms_version;
     bool alarms_told;
-    uint64_t events_seq;          /* last event sent */
+    uint64_t events_seq; /* last event sent */
     uint32_t booths_version;
-    int booths_next;              /* next booth to send while a round is under way, -1 = none */
-    int history_next;             /* channels sent of the first history, then channel_count */
-    uint64_t history_seq;         /* samples covered */
+    int booths_next;      /* next booth to send while a round is under way, -1 = none */
+    int history_next;     /* channels sent of the first history, then channel_count */
+    uint64_t history_seq; /* samples covered */
     int64_t meters_due_ms, status_due_ms;
 };
 
@@ -77,33 +69,10 @@ static json_t *id_or_null(const struct tolk_config *cfg, int channel)
 
 /* ---- replies ---- */
 
-__attribute__((format(printf, 5, 6)))
-static int reply_error(struct lws *wsi, struct tech *c, const char *request, const char *code,
-                       const char *fmt, ...)
-{
-    if (c->queue_count == QUEUE_LEN)
-        return tolk_net_close(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many bad messages");
-    struct reply *r = &c->queue[(c->queue_first + c->queue_count++) % QUEUE_LEN];
-    r->code = code;
-    snprintf(r->request, sizeof r->request, "%s", request ? request : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
-    va_end(ap);
-    lws_callback_on_writable(wsi);
-    return 0;
-}
-
 static int send_reply(struct lws *wsi, struct tech *c, struct tolk_net_thread *t)
 {
-    const struct reply *r = &c->queue[c->queue_first];
-    c->queue_first = (c->queue_first + 1) % QUEUE_LEN;
-    c->queue_count--;
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "type", "error", "code", r->code, "message",
-                            tolk_net_text_or(r->message, r->code));
-    if (msg && r->request[0])
-        json_object_set_new(msg, "request", json_string(r->request));
-    return tolk_net_write_json(wsi, t, msg);
+    struct tolk_net_reply r = tolk_net_next_reply(&c->replies);
+    return tolk_net_write_json(wsi, t, tolk_net_error_json(&r));
 }
 
 /* ---- hello ---- */
@@ -117,17 +86,18 @@ static json_t *hello_json(struct tolk_net *net)
     for (int i = 0; i < cfg->channel_count; i++) {
         char url[512];
         tolk_net_channel_url(net, cfg->channels[i].id, url, sizeof url);
-        json_array_append_new(channels, json_pack(
-            "{s:s, s:o, s:s, s:s}", "id", cfg->channels[i].id, "name",
-            tolk_net_text_or(cfg->channels[i].name, cfg->channels[i].id), "lang",
-            cfg->channels[i].lang, "url", url));
+        json_array_append_new(
+            channels, json_pack("{s:s, s:o, s:s, s:s}", "id", cfg->channels[i].id, "name",
+                                tolk_net_text_or(cfg->channels[i].name, cfg->channels[i].id),
+                                "lang", cfg->channels[i].lang, "url", url));
     }
     for (int b = 0; b < cfg->booth_count; b++) {
         const struct tolk_booth_config *booth = &cfg->booths[b];
-        json_array_append_new(booths, json_pack(
-            "{s:s, s:o, s:o, s:o, s:i}", "id", booth->id, "name",
-            tolk_net_text_or(booth->name, booth->id), "a", id_or_null(cfg, booth->a_index), "b",
-            id_or_null(cfg, booth->b_index), "desks", booth->desk_count));
+        json_array_append_new(booths, json_pack("{s:s, s:o, s:o, s:o, s:i}", "id", booth->id,
+                                                "name", tolk_net_text_or(booth->name, booth->id),
+                                                "a", id_or_null(cfg, booth->a_index), "b",
+                                                id_or_null(cfg, booth->b_index), "desks",
+                                                booth->desk_count));
     }
     return json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:i, s:i}", "type", "hello", "protocol",
                      1, "frame_ms", cfg->frame_ms, "bitrate", cfg->bitrate, "public_url",
@@ -137,17 +107,16 @@ static json_t *hello_json(struct tolk_net *net)
 
 /* ---- alarms, events, booths, history ---- */
 
-static int send_alarms(struct lws *wsi, struct tech *c, struct tolk_net_thread *t,
-                       uint32_t version)
+static int send_alarms(struct lws *wsi, struct tech *c, struct tolk_net_thread *t, uint32_t version)
 {
     struct tolk_alarm alarms[TOLK_MAX_ALARMS];
     int n = tolk_monitor_alarms(t->net->monitor, alarms, TOLK_MAX_ALARMS);
     json_t *list = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(list, json_pack(
-            "{s:s, s:s, s:o, s:s, s:I}", "id", alarms[i].id, "kind", alarms[i].kind, "channel",
-            id_or_null(t->net->cfg, alarms[i].channel), "text", alarms[i].text, "since",
-            (json_int_t)alarms[i].since_ms));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:o, s:s, s:I}", "id", alarms[i].id, "kind", alarms[i].kind,
+                            "channel", id_or_null(t->net->cfg, alarms[i].channel), "text",
+                            alarms[i].text, "since", (json_int_t)alarms[i].since_ms));
     c->alarms_version = version;
     c->alarms_told = true;
     return tolk_net_write_json(wsi, t, json_pack("{s:s, s:o}", "type", "alarms", "alarms", list));
@@ -180,16 +149,16 @@ static json_t *booth_json(const struct tolk_config *cfg, int b, const struct tol
     json_t *desks = json_array(), *chat = json_array();
     for (int d = 0; d < st->desk_count; d++) {
         const struct tolk_desk_state *ds = &st->desks[d];
-        json_array_append_new(desks, json_pack(
-            "{s:i, s:b, s:b, s:s, s:s, s:b, s:b, s:b}", "desk", d + 1, "mic", ds->mic, "cough",
-            ds->cough, "output", ds->output ? "b" : "a", "relay", cfg->channels[ds->relay].id,
-            "handover", ds->handover, "slow_down", ds->slow_down, "technician", ds->technician));
+        json_array_append_new(
+            desks, json_pack("{s:i, s:b, s:b, s:s, s:s, s:b, s:b, s:b}", "desk", d + 1, "mic",
+                             ds->mic, "cough", ds->cough, "output", ds->output ? "b" : "a", "relay",
+                             cfg->channels[ds->relay].id, "handover", ds->handover, "slow_down",
+                             ds->slow_down, "technician", ds->technician));
     }
     for (int i = 0; i < st->chat_count; i++)
-        json_array_append_new(chat, json_pack("{s:I, s:s, s:o}", "time",
-                                              (json_int_t)st->chat[i].time_ms, "from",
-                                              st->chat[i].from, "text",
-                                              tolk_net_text_or(st->chat[i].text, "?")));
+        json_array_append_new(
+            chat, json_pack("{s:I, s:s, s:o}", "time", (json_int_t)st->chat[i].time_ms, "from",
+                            st->chat[i].from, "text", tolk_net_text_or(st->chat[i].text, "?")));
     return json_pack("{s:s, s:s, s:o, s:o}", "type", "booth", "booth", cfg->booths[b].id, "desks",
                      desks, "chat", chat);
 }
@@ -221,8 +190,7 @@ static bool send_history(struct lws *wsi, struct tech *c, struct tolk_net_thread
     bool first_round = c->history_next < cfg->channel_count;
     if (!first_round && seq == c->history_seq)
         return false;
-    json_t *msg = json_pack("{s:s, s:i}", "type", "history", "interval_s",
-                            TOLK_HISTORY_INTERVAL_S);
+    json_t *msg = json_pack("{s:s, s:i}", "type", "history", "interval_s", TOLK_HISTORY_INTERVAL_S);
     if (first_round) {
         int ch = c->history_next++;
         json_t *list = json_array();
@@ -255,8 +223,8 @@ static json_t *channel_meter(struct tolk_net *net, int i, const struct tolk_chan
     return json_pack("{s:f, s:f, s:b, s:b, s:o, s:o, s:o, s:b, s:b, s:i}", "peak_dbfs",
                      tolk_net_db(st.peak_db), "rms_dbfs", tolk_net_db(st.rms_db), "clipped",
                      st.clipped, "live", st.live, "carrying", id_or_null(cfg, st.carry), "booth",
-                     c->booth >= 0 ? json_string(cfg->booths[c->booth].id) : json_null(),
-                     "desk", c->booth >= 0 ? json_integer(c->desk + 1) : json_null(), "muted",
+                     c->booth >= 0 ? json_string(cfg->booths[c->booth].id) : json_null(), "desk",
+                     c->booth >= 0 ? json_integer(c->desk + 1) : json_null(), "muted",
                      st.override == TOLK_OVERRIDE_MUTE, "forced",
                      st.override == TOLK_OVERRIDE_FALLBACK, "listeners",
                      tolk_net_listener_count(net, i));
@@ -275,18 +243,18 @@ static json_t *meters_json(struct tolk_net *net)
     for (int i = 0; i < es.device_inputs; i++) {
         struct tolk_input_status in;
         tolk_engine_input_status(net->engine, i, &in);
-        json_array_append_new(inputs, json_pack("{s:f, s:f, s:b}", "peak_dbfs",
-                                                tolk_net_db(in.peak_db), "rms_dbfs",
-                                                tolk_net_db(in.rms_db), "clipped", in.clipped));
+        json_array_append_new(inputs,
+                              json_pack("{s:f, s:f, s:b}", "peak_dbfs", tolk_net_db(in.peak_db),
+                                        "rms_dbfs", tolk_net_db(in.rms_db), "clipped", in.clipped));
     }
     for (int b = 0; b < cfg->booth_count; b++) {
         for (int d = 0; d < cfg->booths[b].desk_count; d++) {
             struct tolk_desk_status ds;
             tolk_engine_desk_status(net->engine, cfg->booths[b].first_desk + d, &ds);
-            json_array_append_new(desks, json_pack("{s:s, s:i, s:f, s:f}", "booth",
-                                                   cfg->booths[b].id, "desk", d + 1, "peak_dbfs",
-                                                   tolk_net_db(ds.peak_db), "rms_dbfs",
-                                                   tolk_net_db(ds.rms_db)));
+            json_array_append_new(desks,
+                                  json_pack("{s:s, s:i, s:f, s:f}", "booth", cfg->booths[b].id,
+                                            "desk", d + 1, "peak_dbfs", tolk_net_db(ds.peak_db),
+                                            "rms_dbfs", tolk_net_db(ds.rms_db)));
         }
     }
     return json_pack("{s:s, s:o, s:o, s:o}", "type", "meters", "channels", channels, "inputs",
@@ -363,11 +331,12 @@ static json_t *reports_json(struct tolk_net *net, struct gathered *g)
         tolk_reports_collect(&net->threads[i].reports, since, gather_one, g);
     json_t *list = json_array();
     for (int c = 0; c < cfg->channel_count; c++)
-        json_array_append_new(list, json_pack(
-            "{s:s, s:i, s:o, s:o, s:I, s:O}", "id", cfg->channels[c].id, "reporting",
-            g->count[c], "buffer_ms_median", median(g->buffer[c], g->count[c]),
-            "latency_ms_median", median(g->latency[c], g->count[c]), "underruns",
-            (json_int_t)g->underruns[c], "decoders", g->decoders[c]));
+        json_array_append_new(list,
+                              json_pack("{s:s, s:i, s:o, s:o, s:I, s:O}", "id", cfg->channels[c].id,
+                                        "reporting", g->count[c], "buffer_ms_median",
+                                        median(g->buffer[c], g->count[c]), "latency_ms_median",
+                                        median(g->latency[c], g->count[c]), "underruns",
+                                        (json_int_t)g->underruns[c], "decoders", g->decoders[c]));
     return list;
 }
 
@@ -376,10 +345,11 @@ static json_t *worst_json(const struct tolk_config *cfg, const struct gathered *
     json_t *list = json_array();
     for (int i = 0; i < g->worst_count; i++) {
         const struct tolk_report *r = &g->worst[i];
-        json_array_append_new(list, json_pack(
-            "{s:o, s:s, s:f, s:f, s:I, s:s}", "channel", id_or_null(cfg, r->channel), "address",
-            r->address, "latency_ms", (double)r->latency_ms, "buffer_ms", (double)r->buffer_ms,
-            "underruns", (json_int_t)r->underruns, "decoder", r->decoder));
+        json_array_append_new(list, json_pack("{s:o, s:s, s:f, s:f, s:I, s:s}", "channel",
+                                              id_or_null(cfg, r->channel), "address", r->address,
+                                              "latency_ms", (double)r->latency_ms, "buffer_ms",
+                                              (double)r->buffer_ms, "underruns",
+                                              (json_int_t)r->underruns, "decoder", r->decoder));
     }
     return list;
 }
@@ -414,8 +384,8 @@ static json_t *status_json(struct tolk_net *net)
         "{s:s, s:{s:b, s:I, s:I, s:I, s:f, s:f}, s:i, s:o, s:o}", "type", "status", "engine",
         "device_running", es.device_running, "device_overruns", (json_int_t)es.device_overruns,
         "ticks", (json_int_t)es.ticks, "late_ticks", (json_int_t)es.late_ticks, "encode_us_avg",
-        avg_us, "encode_us_max", max_ns / 1e3, "listeners", atomic_load(&net->listeners),
-        "reports", reports, "worst", worst_json(net->cfg, g));
+        avg_us, "encode_us_max", max_ns / 1e3, "listeners", atomic_load(&net->listeners), "reports",
+        reports, "worst", worst_json(net->cfg, g));
     gathered_free(g);
     return msg;
 }
@@ -432,7 +402,7 @@ static int send_next(struct lws *wsi, struct tech *c, struct tolk_net_thread *t,
         c->hello_sent = true;
         return tolk_net_write_json(wsi, t, hello_json(net));
     }
-    if (c->queue_count > 0)
+    if (c->replies.count > 0)
         return send_reply(wsi, c, t);
     uint32_t alarms = tolk_monitor_version(net->monitor);
     if (!c->alarms_told || alarms != c->alarms_version)
@@ -472,9 +442,11 @@ static int channel_arg(struct lws *wsi, struct tech *c, const char *type, json_t
     const char *id = json_string_value(json_object_get(msg, "channel"));
     int channel = id ? tolk_config_channel_index(cfg, id) : -1;
     if (!id)
-        *rc = reply_error(wsi, c, type, "missing_field", "'channel' (a channel id) is required");
+        *rc = tolk_net_reply_error(wsi, &c->replies, type, "missing_field",
+                                   "'channel' (a channel id) is required");
     else if (channel < 0)
-        *rc = reply_error(wsi, c, type, "unknown_channel", "no channel '%.40s'", id);
+        *rc = tolk_net_reply_error(wsi, &c->replies, type, "unknown_channel", "no channel '%.40s'",
+                                   id);
     return channel;
 }
 
@@ -486,12 +458,14 @@ static int on_override(struct lws *wsi, struct tech *c, struct tolk_net *net, co
     if (channel < 0)
         return rc;
     if (!json_is_boolean(on))
-        return reply_error(wsi, c, type, "missing_field", "'on' (true or false) is required");
+        return tolk_net_reply_error(wsi, &c->replies, type, "missing_field",
+                                    "'on' (true or false) is required");
     bool mute = strcmp(type, "mute") == 0;
     struct tolk_channel_status st;
     tolk_engine_channel_status(net->engine, channel, &st);
-    enum tolk_override want = json_is_true(on) ? (mute ? TOLK_OVERRIDE_MUTE : TOLK_OVERRIDE_FALLBACK)
-                              : TOLK_OVERRIDE_NONE;
+    enum tolk_override want = json_is_true(on)
+                                  ? (mute ? TOLK_OVERRIDE_MUTE : TOLK_OVERRIDE_FALLBACK)
+                                  : TOLK_OVERRIDE_NONE;
     if (!json_is_true(on) && st.override != (mute ? TOLK_OVERRIDE_MUTE : TOLK_OVERRIDE_FALLBACK))
         return 0; /* switching off what is not on: nothing to do */
     tolk_engine_set_override(net->engine, channel, want);
@@ -507,9 +481,10 @@ static int booth_arg(struct lws *wsi, struct tech *c, const char *type, json_t *
     const char *id = json_string_value(json_object_get(msg, "booth"));
     int booth = id ? tolk_config_booth_index(cfg, id) : -1;
     if (!id)
-        *rc = reply_error(wsi, c, type, "missing_field", "'booth' (a booth id) is required");
+        *rc = tolk_net_reply_error(wsi, &c->replies, type, "missing_field",
+                                   "'booth' (a booth id) is required");
     else if (booth < 0)
-        *rc = reply_error(wsi, c, type, "unknown_booth", "no booth '%.40s'", id);
+        *rc = tolk_net_reply_error(wsi, &c->replies, type, "unknown_booth", "no booth '%.40s'", id);
     return booth;
 }
 
@@ -520,9 +495,11 @@ static int on_chat(struct lws *wsi, struct tech *c, struct tolk_net *net, json_t
     if (booth < 0)
         return rc;
     if (!text)
-        return reply_error(wsi, c, "chat", "missing_field", "'text' (a string) is required");
+        return tolk_net_reply_error(wsi, &c->replies, "chat", "missing_field",
+                                    "'text' (a string) is required");
     if (tolk_booths_chat(net->booths, booth, -1, text) < 0)
-        return reply_error(wsi, c, "chat", "bad_text", "text must be 1 to 500 bytes");
+        return tolk_net_reply_error(wsi, &c->replies, "chat", "bad_text",
+                                    "text must be 1 to 500 bytes");
     return 0;
 }
 
@@ -536,12 +513,13 @@ static int on_clear_call(struct lws *wsi, struct tech *c, struct tolk_net *net, 
         return rc;
     int k = kind && strcmp(kind, kinds[0]) == 0 ? 0 : kind && strcmp(kind, kinds[1]) == 0 ? 1 : -1;
     if (k < 0)
-        return reply_error(wsi, c, "clear_call", "bad_kind",
-                           "'kind' must be slow_down or technician");
+        return tolk_net_reply_error(wsi, &c->replies, "clear_call", "bad_kind",
+                                    "'kind' must be slow_down or technician");
     if (!json_is_integer(desk) ||
         tolk_booths_call(net->booths, booth, (int)json_integer_value(desk) - 1,
                          (enum tolk_call_kind)k, false) < 0)
-        return reply_error(wsi, c, "clear_call", "bad_desk", "'desk': a desk of that booth");
+        return tolk_net_reply_error(wsi, &c->replies, "clear_call", "bad_desk",
+                                    "'desk': a desk of that booth");
     return 0;
 }
 
@@ -552,9 +530,10 @@ static int handle_message(struct lws *wsi, struct tech *c, const char *text, siz
     const char *type = json_string_value(json_object_get(msg, "type"));
     int rc;
     if (!json_is_object(msg))
-        rc = reply_error(wsi, c, NULL, "invalid_json", "expected a JSON object");
+        rc = tolk_net_reply_error(wsi, &c->replies, NULL, "invalid_json", "expected a JSON object");
     else if (!type)
-        rc = reply_error(wsi, c, NULL, "missing_field", "'type' (a string) is required");
+        rc = tolk_net_reply_error(wsi, &c->replies, NULL, "missing_field",
+                                  "'type' (a string) is required");
     else if (strcmp(type, "force_fallback") == 0 || strcmp(type, "mute") == 0)
         rc = on_override(wsi, c, net, type, msg);
     else if (strcmp(type, "chat") == 0)
@@ -562,7 +541,8 @@ static int handle_message(struct lws *wsi, struct tech *c, const char *text, siz
     else if (strcmp(type, "clear_call") == 0)
         rc = on_clear_call(wsi, c, net, msg);
     else
-        rc = reply_error(wsi, c, NULL, "unknown_type", "unknown message type '%.40s'", type);
+        rc = tolk_net_reply_error(wsi, &c->replies, NULL, "unknown_type",
+                                  "unknown message type '%.40s'", type);
     json_decref(msg);
     return rc;
 }
@@ -572,30 +552,21 @@ static int handle_message(struct lws *wsi, struct tech *c, const char *text, siz
 /* The path is /tech and the token is there (cookie, header or ?token=). */
 static bool admitted(struct lws *wsi)
 {
-    char *uri = NULL;
-    int len = 0;
-    if (lws_http_get_uri_and_method(wsi, &uri, &len) < 0 || !uri || len != 5 ||
-        memcmp(uri, "/tech", 5) != 0)
+    if (!tolk_net_is_path(wsi, "/tech"))
         return false;
     return tolk_net_auth(wsi, tolk_net_thread_of(wsi)->net->cfg->tech_token) != TOLK_AUTH_NONE;
 }
 
+static int handle(struct lws *wsi, void *session, const char *msg, size_t len)
+{
+    return handle_message(wsi, session, msg, len);
+}
+
 static int on_receive(struct lws *wsi, struct tech *c, const char *in, size_t len)
 {
-    const char *msg = NULL;
-    size_t msg_len = 0;
     if (!c->established || c->close_code)
         return 0;
-    switch (tolk_rx_feed(&c->rx, wsi, in, len, &msg, &msg_len)) {
-    case TOLK_RX_PARTIAL: return 0;
-    case TOLK_RX_TEXT: return handle_message(wsi, c, msg, msg_len);
-    case TOLK_RX_BINARY:
-        return reply_error(wsi, c, NULL, "binary_not_supported",
-                           "the server takes JSON text messages only");
-    case TOLK_RX_TOO_LARGE:
-        return tolk_net_close(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message over 16 KiB");
-    default: return -1;
-    }
+    return tolk_net_receive(wsi, &c->rx, &c->replies, in, len, handle, c);
 }
 
 static int on_writeable(struct lws *wsi, struct tech *c)
@@ -624,19 +595,15 @@ static int on_established(struct lws *wsi, struct tech *c)
     return 0;
 }
 
-int tolk_net_tech_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-                           void *in, size_t len)
+int tolk_net_tech_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
 {
     struct tech *c = user;
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return admitted(wsi) ? 0 : 1;
-    case LWS_CALLBACK_ESTABLISHED:
-        return on_established(wsi, c);
-    case LWS_CALLBACK_RECEIVE:
-        return on_receive(wsi, c, in, len);
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writeable(wsi, c);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return admitted(wsi) ? 0 : 1;
+    case LWS_CALLBACK_ESTABLISHED: return on_established(wsi, c);
+    case LWS_CALLBACK_RECEIVE: return on_receive(wsi, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(wsi, c);
     case LWS_CALLBACK_CLOSED:
         if (c && c->established)
             tolk_rx_reset(&c->rx);
@@ -644,7 +611,6 @@ int tolk_net_tech_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* the engine ticked: meters may be due */
         lws_callback_on_writable_all_protocol_vhost(lws_get_vhost(wsi), lws_get_protocol(wsi));
         return 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
