@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
 #include "tolk/error.h"
 
@@ -31,9 +33,13 @@ enum key_type {
     KEY_LANG,     /* a BCP 47 language tag: letters, digits and '-' */
     KEY_ENUM,     /* one of values[], stored as its int */
     KEY_LISTEN,   /* HOST:PORT into listen_host and listen_port */
+    KEY_HTTP_LISTEN, /* "" or HOST:PORT into http_host and http_port */
+    KEY_PATH,     /* "" or a readable file, resolved relative to the config file's folder */
     KEY_SOURCE,   /* input:N, tone:HZ, file:PATH, demo or none */
     KEY_FALLBACK, /* a channel id or none; checked once every channel is known */
     KEY_DESKS,    /* a comma-separated list of sources, one per desk */
+    KEY_RTP,      /* "", ADDRESS:PORT or [IPV6]:PORT into rtp_host and rtp_port */
+    KEY_SRTP_KEY, /* "" or the base64 of TOLK_SRTP_KEY_LEN bytes into srtp_key(_bytes) */
 };
 
 struct enum_value {
@@ -68,10 +74,20 @@ static const struct enum_value application_values[] = {
     {"lowdelay", OPUS_APPLICATION_RESTRICTED_LOWDELAY},
     {NULL, 0},
 };
+static const struct enum_value yes_no_values[] = {{"yes", 1}, {"no", 0}, {NULL, 0}};
 
 static const struct key_def keys[] = {
     {SEC_SERVER, "listen", KEY_LISTEN, .def = "0.0.0.0:8080", SRV(listen_host),
      .help = "address and port of HTTP and WebSocket; IPv6 in brackets: [::1]:8080"},
+    {SEC_SERVER, "tls_cert", KEY_PATH, .def = "", SRV(tls_cert),
+     .help = "certificate chain (PEM) to serve HTTPS and WSS; empty = plain http"},
+    {SEC_SERVER, "tls_key", KEY_PATH, .def = "", SRV(tls_key),
+     .help = "private key (PEM) of tls_cert"},
+    {SEC_SERVER, "http_listen", KEY_HTTP_LISTEN, .def = "", SRV(http_host),
+     .help = "with TLS: also plain http here, for listeners only (no /booth, no /tech)"},
+    {SEC_SERVER, "allow_insecure_control", KEY_ENUM, .def = "no", .values = yes_no_values,
+     SRV(allow_insecure_control),
+     .help = "yes = booth and tech logins over plain http from other machines (PINs in clear)"},
     {SEC_SERVER, "public_url", KEY_STRING, .def = "", SRV(public_url),
      .help = "URL printed and shown as QR codes; empty = derived from the first LAN address"},
     {SEC_SERVER, "tech_token", KEY_STRING, .def = "change-me", .min = 1, SRV(tech_token),
@@ -104,6 +120,8 @@ static const struct key_def keys[] = {
      .help = "Opus encoder complexity: higher = better sound, more CPU"},
     {SEC_AUDIO, "application", KEY_ENUM, .def = "voip", .values = application_values,
      SRV(application), .help = "Opus mode: voip (speech), audio (music), lowdelay (least latency)"},
+    {SEC_AUDIO, "fec", KEY_ENUM, .def = "yes", .values = yes_no_values, SRV(fec),
+     .help = "Opus in-band FEC, for RTP receivers that lose packets; costs ~4% more bytes"},
 
     {SEC_CHANNEL, "name", KEY_STRING, .def = "", .def_shown = "(the channel id)", CHN(name),
      .help = "name shown to delegates, in the language's own script"},
@@ -114,6 +132,14 @@ static const struct key_def keys[] = {
     {SEC_CHANNEL, "fallback", KEY_FALLBACK, .def = "floor",
      .def_shown = "floor (none for the floor)", CHN(fallback),
      .help = "channel carried while this one is not live; none = silence"},
+    {SEC_CHANNEL, "rtp", KEY_RTP, .def = "", CHN(rtp_host),
+     .help = "RTP destination, unicast or multicast; PORT even, RTCP to PORT+1; IPv6: [ADDR]:PORT"},
+    {SEC_CHANNEL, "rtp_ttl", KEY_INT, .def = "1", .min = 0, .max = 255, CHN(rtp_ttl),
+     .help = "multicast TTL of the RTP stream: 0 = this host only, 1 = the local network"},
+    {SEC_CHANNEL, "rtp_payload_type", KEY_INT, .def = "111", .min = 96, .max = 127,
+     CHN(rtp_payload_type), .help = "RTP payload type of the Opus stream (dynamic: 96..127)"},
+    {SEC_CHANNEL, "srtp_key", KEY_SRTP_KEY, .def = "", CHN(srtp_key),
+     .help = "SRTP AES_CM_128_HMAC_SHA1_80 key+salt, 40 characters; empty = plain RTP"},
 
     {SEC_BOOTH, "name", KEY_STRING, .def = "", .def_shown = "(the booth id)", BTH(name),
      .help = "name shown on the booth console"},
@@ -375,16 +401,19 @@ static bool is_host(const char *host, bool bracketed)
 }
 
 /* HOST:PORT or [IPV6]:PORT; the host is stored without brackets. */
-static int set_listen(struct tolk_config *cfg, const char *value, char *problem, size_t len)
+/* HOST:PORT, IPv6 in brackets, into out (outlen bytes) and *port_out. */
+static int parse_listen(const char *value, char *out, size_t outlen, int *port_out,
+                        char *problem, size_t len)
 {
-    char host[sizeof cfg->listen_host];
+    char host[64];
     const char *colon = strrchr(value, ':');
     bool bracketed = value[0] == '[';
     const char *host_start = value + bracketed;
     const char *host_end = bracketed ? strchr(value, ']') : colon;
     long port;
     if (!colon || !host_end || (bracketed && host_end + 1 != colon) ||
-        parse_long(colon + 1, &port) < 0 || (size_t)(host_end - host_start) >= sizeof host) {
+        parse_long(colon + 1, &port) < 0 || (size_t)(host_end - host_start) >= outlen ||
+        (size_t)(host_end - host_start) >= sizeof host) {
         snprintf(problem, len, "expected HOST:PORT such as 0.0.0.0:8080 or [::1]:8080 "
                  "(got '%s')", value);
         return -1;
@@ -400,8 +429,149 @@ static int set_listen(struct tolk_config *cfg, const char *value, char *problem,
         snprintf(problem, len, "port must be between 1 and 65535 (got %ld)", port);
         return -1;
     }
-    memcpy(cfg->listen_host, host, strlen(host) + 1);
-    cfg->listen_port = (int)port;
+    memcpy(out, host, strlen(host) + 1);
+    *port_out = (int)port;
+    return 0;
+}
+
+static int set_listen(struct tolk_config *cfg, const char *value, char *problem, size_t len)
+{
+    return parse_listen(value, cfg->listen_host, sizeof cfg->listen_host, &cfg->listen_port,
+                        problem, len);
+}
+
+/* The optional plain-http port for listeners beside HTTPS; "" = none. */
+static int set_http_listen(struct tolk_config *cfg, const char *value, char *problem, size_t len)
+{
+    cfg->http_host[0] = '\0';
+    cfg->http_port = 0;
+    if (value[0] == '\0')
+        return 0;
+    return parse_listen(value, cfg->http_host, sizeof cfg->http_host, &cfg->http_port, problem,
+                        len);
+}
+
+/* The address of an rtp destination: numeric (the SDP carries it), IPv4 or bracketed IPv6, and
+ * somewhere packets can go. */
+static int check_rtp_address(const char *host, bool bracketed, char *problem, size_t len)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    static const unsigned char any[sizeof(struct in6_addr)];
+    int family = bracketed ? AF_INET6 : AF_INET;
+    if (inet_pton(family, host, addr) != 1) {
+        const char *hint = "";
+        if (!bracketed && strchr(host, ':'))
+            hint = "; put IPv6 addresses in brackets: [ff15::1]:5004";
+        else if (!bracketed && isalpha((unsigned char)host[0]))
+            hint = " (names are not resolved: the SDP must carry the address)";
+        snprintf(problem, len, "'%s' is not an %s address%s", host, bracketed ? "IPv6" : "IPv4",
+                 hint);
+        return -1;
+    }
+    if (memcmp(addr, any, family == AF_INET ? 4 : 16) == 0) {
+        snprintf(problem, len, "%s is no destination; give the receiver's address or a "
+                 "multicast group", host);
+        return -1;
+    }
+    return 0;
+}
+
+/* "" (no RTP), ADDRESS:PORT or [IPV6]:PORT; the address is stored without brackets. */
+static int set_rtp(struct tolk_channel_config *ch, const char *value, char *problem, size_t len)
+{
+    char host[sizeof ch->rtp_host];
+    const char *colon = strrchr(value, ':');
+    bool bracketed = value[0] == '[';
+    const char *host_start = value + bracketed;
+    const char *host_end = bracketed ? strchr(value, ']') : colon;
+    long port;
+    ch->rtp_host[0] = '\0';
+    ch->rtp_port = 0;
+    if (value[0] == '\0')
+        return 0;
+    if (!colon || !host_end || host_end == host_start || (bracketed && host_end + 1 != colon) ||
+        parse_long(colon + 1, &port) < 0 || (size_t)(host_end - host_start) >= sizeof host) {
+        snprintf(problem, len, "expected ADDRESS:PORT such as 239.1.2.3:5004 or [ff15::1]:5004, "
+                 "or nothing for no RTP (got '%s')", value);
+        return -1;
+    }
+    memcpy(host, host_start, host_end - host_start);
+    host[host_end - host_start] = '\0';
+    if (check_rtp_address(host, bracketed, problem, len) < 0)
+        return -1;
+    if (port < 2 || port > 65534 || port % 2 != 0) {
+        snprintf(problem, len, "port must be even and between 2 and 65534 (got %ld): RTCP "
+                 "goes to PORT+1", port);
+        return -1;
+    }
+    memcpy(ch->rtp_host, host, strlen(host) + 1);
+    ch->rtp_port = (int)port;
+    return 0;
+}
+
+static int base64_digit(char c)
+{
+    static const char digits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *at = c ? strchr(digits, c) : NULL;
+    return at ? (int)(at - digits) : -1;
+}
+
+/* Standard base64 (RFC 4648), '=' padding optional. Writes up to cap bytes; returns the decoded
+ * length (which may exceed cap), -1 with *bad at a character that is not base64, or -2 if the
+ * text ends halfway through a byte or its padding is wrong. */
+static long decode_base64(const char *text, unsigned char *out, size_t cap, size_t *bad)
+{
+    size_t n = strlen(text), pad = 0, used = 0;
+    while (pad < 2 && n > pad && text[n - 1 - pad] == '=')
+        pad++;
+    n -= pad;
+    for (*bad = 0; *bad < n; ++*bad)
+        if (base64_digit(text[*bad]) < 0)
+            return -1;
+    if ((pad && (n + pad) % 4 != 0) || n % 4 == 1)
+        return -2;
+    unsigned bits = 0, have = 0;
+    for (size_t i = 0; i < n; i++) {
+        int d = base64_digit(text[i]);
+        bits = (bits << 6 | (unsigned)d) & 0xFFFFFF;
+        have += 6;
+        if (have >= 8) {
+            have -= 8;
+            if (used < cap)
+                out[used] = (unsigned char)(bits >> have);
+            used++;
+        }
+    }
+    return (long)used;
+}
+
+/* "" (plain RTP) or the base64 of the SRTP master key and salt. */
+static int set_srtp_key(struct tolk_channel_config *ch, const char *value, char *problem,
+                        size_t len)
+{
+    unsigned char key[TOLK_SRTP_KEY_LEN];
+    ch->srtp_key[0] = '\0';
+    if (value[0] == '\0')
+        return 0;
+    size_t bad;
+    long n = decode_base64(value, key, sizeof key, &bad);
+    if (n < 0) {
+        if (n == -1)
+            snprintf(problem, len, "not base64: '%c' at character %zu", value[bad], bad + 1);
+        else
+            snprintf(problem, len, "not base64: %zu characters can not end there (got '%s')",
+                     strlen(value), value);
+        return -1;
+    }
+    if (n != TOLK_SRTP_KEY_LEN || strlen(value) >= sizeof ch->srtp_key) {
+        snprintf(problem, len, "decodes to %ld bytes; AES_CM_128_HMAC_SHA1_80 needs %d (16-byte "
+                 "key + 14-byte salt, 40 base64 characters), e.g. from: head -c 30 /dev/urandom "
+                 "| base64", n, TOLK_SRTP_KEY_LEN);
+        return -1;
+    }
+    memcpy(ch->srtp_key_bytes, key, sizeof key);
+    memcpy(ch->srtp_key, value, strlen(value) + 1);
     return 0;
 }
 
@@ -469,6 +639,27 @@ static int set_source(const struct parse *p, struct tolk_source_spec *spec, cons
     return -1;
 }
 
+/* A file the server reads at start (a certificate): resolved against the config file's folder
+ * and checked readable now, so a wrong path is a config error, not a failed start. */
+static int set_path(const struct parse *p, const struct key_def *key, char *field,
+                    const char *value, char *problem, size_t len)
+{
+    field[0] = '\0';
+    if (value[0] == '\0')
+        return 0;
+    int n = value[0] == '/' ? snprintf(field, key->size, "%s", value)
+                            : snprintf(field, key->size, "%s/%s", p->dir, value);
+    if (n < 0 || (size_t)n >= key->size) {
+        snprintf(problem, len, "path too long");
+        return -1;
+    }
+    if (access(field, R_OK) != 0) {
+        snprintf(problem, len, "%s: %s", field, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* "input:3, input:4": one source per desk. */
 static int set_desks(const struct parse *p, struct tolk_booth_config *booth, const char *value,
                      char *problem, size_t len)
@@ -525,9 +716,13 @@ static int set_value(const struct parse *p, const struct key_def *key, void *bas
     case KEY_LANG: return set_lang(key, field, value, problem, len);
     case KEY_ENUM: return set_enum(key, field, value, problem, len);
     case KEY_LISTEN: return set_listen(base, value, problem, len);
+    case KEY_HTTP_LISTEN: return set_http_listen(base, value, problem, len);
+    case KEY_PATH: return set_path(p, key, field, value, problem, len);
     case KEY_SOURCE: return set_source(p, field, value, problem, len);
     case KEY_FALLBACK: return set_fallback(key, field, value, problem, len);
     case KEY_DESKS: return set_desks(p, base, value, problem, len);
+    case KEY_RTP: return set_rtp(base, value, problem, len);
+    case KEY_SRTP_KEY: return set_srtp_key(base, value, problem, len);
     }
     return -1;
 }
@@ -891,10 +1086,64 @@ static void check_booths(struct parse *p)
     }
 }
 
+/* Line of a channel's key (by file order), or of its header when the key was not set. */
+static int channel_key_line(const struct parse *p, int channel, const char *name)
+{
+    size_t key = (size_t)(find_key(SEC_CHANNEL, name) - keys);
+    int line = p->key_line[FIRST_CHANNEL_INSTANCE + channel][key];
+    return line ? line : p->cfg->channels[channel].line;
+}
+
+/* An SRTP key needs a stream to protect; two channels never share a destination. */
+static void check_rtp(struct parse *p)
+{
+    const struct tolk_config *cfg = p->cfg;
+    for (int i = 0; i < cfg->channel_count && !p->failed; i++) {
+        const struct tolk_channel_config *ch = &cfg->channels[i];
+        char section[TOLK_ID_MAX + 8];
+        snprintf(section, sizeof section, "channel %s", ch->id);
+        if (ch->srtp_key[0] && !ch->rtp_host[0])
+            fail(p, channel_key_line(p, i, "srtp_key"), section, "srtp_key",
+                 "set, but this channel has no rtp destination");
+        for (int j = 0; j < i && !p->failed && ch->rtp_host[0]; j++)
+            if (strcmp(cfg->channels[j].rtp_host, ch->rtp_host) == 0 &&
+                cfg->channels[j].rtp_port == ch->rtp_port)
+                fail(p, channel_key_line(p, i, "rtp"), section, "rtp",
+                     "the same destination as channel %s (line %d)", cfg->channels[j].id,
+                     channel_key_line(p, j, "rtp"));
+    }
+}
+
 /* Checks the floor and the fallbacks, moves the floor to index 0 and resolves fallbacks. */
+/* Line of a [server] key, or of the [server] header, or 1. */
+static int server_key_line(const struct parse *p, const char *name)
+{
+    int line = p->key_line[0][find_key(SEC_SERVER, name) - keys];
+    return line ? line : p->section_line[0] ? p->section_line[0] : 1;
+}
+
+static void check_tls(struct parse *p)
+{
+    const struct tolk_config *cfg = p->cfg;
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        const char *missing = cfg->tls_cert[0] ? "tls_key" : "tls_cert";
+        fail(p, server_key_line(p, cfg->tls_cert[0] ? "tls_cert" : "tls_key"), "server", missing,
+             "missing: tls_cert and tls_key go together");
+    } else if (cfg->http_port && !cfg->tls_cert[0]) {
+        fail(p, server_key_line(p, "http_listen"), "server", "http_listen",
+             "needs tls_cert and tls_key: without TLS, listen is plain http already");
+    } else if (cfg->http_port == cfg->listen_port) {
+        fail(p, server_key_line(p, "http_listen"), "server", "http_listen",
+             "the same port as listen (%d)", cfg->listen_port);
+    }
+}
+
 static void finish(struct parse *p)
 {
     struct tolk_config *cfg = p->cfg;
+    check_tls(p);
+    if (p->failed)
+        return;
     int floor = tolk_config_channel_index(cfg, "floor");
     if (floor < 0) {
         fail(p, p->line > 0 ? p->line : 1, "channel floor", NULL,
@@ -904,6 +1153,7 @@ static void finish(struct parse *p)
     check_fallback_names(p);
     check_fallback_cycles(p);
     check_booths(p);
+    check_rtp(p);
     if (p->failed)
         return;
     struct tolk_channel_config moved = cfg->channels[floor];
@@ -1015,9 +1265,13 @@ static void describe_values(const struct key_def *key, char *buf, size_t len)
     case KEY_LANG: snprintf(buf, len, "language tag"); break;
     case KEY_ENUM: list_names(buf, len, key->values); break;
     case KEY_LISTEN: snprintf(buf, len, "HOST:PORT"); break;
+    case KEY_HTTP_LISTEN: snprintf(buf, len, "HOST:PORT or empty"); break;
+    case KEY_PATH: snprintf(buf, len, "a file, or empty"); break;
     case KEY_SOURCE: snprintf(buf, len, "input:N, tone:HZ, file:PATH, demo or none"); break;
     case KEY_FALLBACK: snprintf(buf, len, "a channel id or none"); break;
     case KEY_DESKS: snprintf(buf, len, "sources, comma-separated"); break;
+    case KEY_RTP: snprintf(buf, len, "ADDRESS:PORT or empty"); break;
+    case KEY_SRTP_KEY: snprintf(buf, len, "base64 of 30 bytes or empty"); break;
     }
 }
 

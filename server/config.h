@@ -17,6 +17,7 @@
 #define TOLK_MAX_DESKS 6 /* per booth */
 #define TOLK_MAX_ALL_DESKS (TOLK_MAX_BOOTHS * TOLK_MAX_DESKS)
 #define TOLK_ID_MAX 32
+#define TOLK_SRTP_KEY_LEN 30 /* AES_CM_128_HMAC_SHA1_80: 16-byte master key + 14-byte salt */
 
 enum tolk_source_kind {
     TOLK_SOURCE_NONE,  /* no source of its own: always carries its fallback */
@@ -41,6 +42,14 @@ struct tolk_channel_config {
     char fallback[TOLK_ID_MAX]; /* id of the channel carried when not live; "" for none */
     int fallback_index;         /* resolved: index into channels[], -1 for none */
     int line;                   /* line of the section header, for messages */
+
+    /* RTP egress (server/rtp/): rtp_host "" = none. */
+    char rtp_host[64];    /* numeric IPv4 or IPv6 address (no brackets), unicast or multicast */
+    int rtp_port;         /* even; RTCP goes to rtp_port + 1 */
+    int rtp_ttl;          /* multicast TTL (IPv6: hop limit) */
+    int rtp_payload_type; /* dynamic, 96..127 */
+    char srtp_key[48];    /* base64 text as written ("" = plain RTP), for the SDP's a=crypto */
+    unsigned char srtp_key_bytes[TOLK_SRTP_KEY_LEN]; /* decoded: master key, then salt */
 };
 
 /* [booth ID]: the interpreters who produce a channel. Each desk is one interpreter's microphone;
@@ -65,6 +74,11 @@ struct tolk_config {
     /* [server] */
     char listen_host[64];
     int listen_port;
+    char tls_cert[PATH_MAX]; /* "" = plain http */
+    char tls_key[PATH_MAX];
+    char http_host[64];      /* with TLS, a plain-http port for listeners only; port 0 = none */
+    int http_port;
+    int allow_insecure_control; /* booth/tech logins over plain http from other machines */
     char public_url[256]; /* "" = derived from the first LAN address at start */
     char tech_token[128];
     char booth_pin[32];
@@ -82,6 +96,7 @@ struct tolk_config {
     int bitrate;
     int complexity;
     int application; /* OPUS_APPLICATION_VOIP, _AUDIO or _RESTRICTED_LOWDELAY */
+    int fec;         /* Opus in-band FEC in every packet (for RTP receivers): 1 yes, 0 no */
 
     /* [channel ID] sections; the floor is always channels[0]. */
     int channel_count;

@@ -11,10 +11,16 @@ packages=(
   libsndfile1-dev libspeexdsp-dev libogg-dev libcmocka-dev libqrencode-dev
   # tests: JACK's dummy backend drives PortAudio without a sound card; tools to feed it
   jackd2 sndfile-tools sox
+  # the receiver's test and latency benchmark have a JACK client of their own (libjack)
+  libjack-jackd2-dev
   # QR code tests decode the codes with zbarimg
   zbar-tools
+  # RTP/SRTP tests decode the server's streams from their SDP
+  ffmpeg
   # browser tests: Debian's Chromium, driven by playwright-core from npm
   chromium
+  # install tests: systemd-analyze verify of the unit, man pages rendered, certificates, HTTP
+  systemd man-db groff-base openssl curl
 )
 # Node.js and npm: the machine's own when present (they may come from outside Debian's archive),
 # else Debian's.

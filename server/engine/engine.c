@@ -183,7 +183,7 @@ static int create_channel(struct tolk_engine *e, int i, char *err, size_t errlen
     }
 
     rc = tolk_encoder_create(&ch->encoder, cfg->sample_rate, e->frame_samples, cfg->bitrate,
-                                 cfg->complexity, cfg->application);
+                             cfg->complexity, cfg->application, cfg->fec);
     if (rc < 0) {
         snprintf(err, errlen, "channel %s: cannot create the Opus encoder", ch->cfg->id);
         return rc;

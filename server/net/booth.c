@@ -279,6 +279,9 @@ static int on_login(struct lws *wsi, struct console *c, struct tolk_net *net, js
         return reply_error(wsi, c, "login", "already_logged_in", "this console is logged in");
     if (!booth || !pin)
         return missing(wsi, c, "login", "'booth' and 'pin' (strings)");
+    if (!tolk_net_control_allowed(wsi, net->cfg))
+        return reply_error(wsi, c, "login", "insecure",
+                           "booth logins need https here (or allow_insecure_control = yes)");
     int detail = 0, b = tolk_config_booth_index(net->cfg, booth);
     int rc = b < 0 ? TOLK_BOOTH_EUNKNOWN_BOOTH
                    : tolk_booths_login(net->booths, b, pin, c->addr, now_ms(), &detail);
@@ -439,7 +442,10 @@ int tolk_net_booth_callback(struct lws *wsi, enum lws_callback_reasons reason, v
     struct console *c = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return tolk_net_is_path(wsi, "/booth") ? 0 : 1;
+        return tolk_net_is_path(wsi, "/booth") &&
+                       !tolk_net_listeners_only(wsi, tolk_net_thread_of(wsi)->net->cfg)
+                   ? 0
+                   : 1;
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(wsi, c);
     case LWS_CALLBACK_RECEIVE:

@@ -275,7 +275,20 @@ static int on_request(struct lws *wsi, struct http_session *s)
     int method = lws_http_get_uri_and_method(wsi, &uri, &len);
     snprintf(path, sizeof path, "%.*s", uri ? len : 0, uri ? uri : "");
     enum tolk_auth auth = tolk_net_auth(wsi, net->cfg->tech_token);
+    bool tech_path = strncmp(path, "/tech", 5) == 0 || strcmp(path, "/metrics") == 0 ||
+                     (strncmp(path, "/api/", 5) == 0 && strcmp(path, "/api/health") != 0 &&
+                      strcmp(path, "/api/booths") != 0);
     unsigned status;
+    if (tolk_net_listeners_only(wsi, net->cfg) && strcmp(path, "/api/health") != 0) {
+        set_error(s, "not_found", "this port serves listeners only");
+        return respond(wsi, s, HTTP_STATUS_NOT_FOUND);
+    }
+    if (tech_path && !tolk_net_control_allowed(wsi, net->cfg)) {
+        /* Plain http from another machine: the token must not cross the network (tls.c). */
+        set_error(s, "https_required", "technician access needs https (or "
+                                       "allow_insecure_control = yes in the configuration)");
+        return respond(wsi, s, HTTP_STATUS_FORBIDDEN);
+    }
     if (strcmp(path, "/booth") == 0 && method == LWSHUMETH_GET)
         return serve_file(wsi, net, "booth.html");
     if (strcmp(path, "/tech") == 0 || strncmp(path, "/tech/", 6) == 0) {

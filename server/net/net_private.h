@@ -42,8 +42,14 @@ struct tolk_net;
 struct tolk_net_thread {
     struct tolk_net *net; /* read-only */
     int index;
-    int listen_fd;   /* SO_REUSEPORT socket; lws owns (and closes) it once adopted */
-    bool adopted;    /* main thread, before start */
+    /* ports[0]: the main address (HTTPS when TLS is configured); ports[1]: plain http for
+     * listeners only, beside HTTPS (http_listen), when configured. */
+    struct tolk_net_port {
+        int fd;              /* SO_REUSEPORT socket; lws owns (and closes) it once adopted */
+        bool adopted;        /* main thread, before start */
+        struct lws *raw;     /* its raw-descriptor wsi in the vhost */
+    } ports[2];
+    int port_count;
     int reserve_fd;  /* service thread: spare fd, spent to shed a connection on EMFILE */
     struct lws_context *context;
     struct lws_vhost *vhost;
@@ -163,6 +169,16 @@ int tolk_net_receive(struct lws *wsi, struct tolk_rx *rx, struct tolk_net_replie
                      const char *in, size_t len,
                      int (*handle)(struct lws *wsi, void *session, const char *msg, size_t len),
                      void *session);
+
+/* tls.c: the certificate and key load, match, and are valid now; logs what is wrong with them
+ * (file and reason) and returns TOLK_ENET if anything is. Main thread, at start. */
+int tolk_net_tls_check(const struct tolk_config *cfg);
+/* Booth and tech logins over this connection are allowed: TLS, a loopback peer, or the config
+ * allows plain http (allow_insecure_control). */
+bool tolk_net_control_allowed(struct lws *wsi, const struct tolk_config *cfg);
+/* A connection on the plain-http port beside HTTPS (http_listen): listener page and /listen
+ * only. */
+bool tolk_net_listeners_only(struct lws *wsi, const struct tolk_config *cfg);
 
 /* url.c: a channel's listener URL (channel NULL: the public URL). */
 void tolk_net_channel_url(const struct tolk_net *net, const char *channel, char *url, size_t len);

@@ -35,29 +35,33 @@
 
 /* ---- addresses and sockets (main thread) ---- */
 
-static void format_endpoint(const struct tolk_config *cfg, char *out, size_t len)
-{
-    bool v6 = strchr(cfg->listen_host, ':') != NULL;
-    snprintf(out, len, "%s%s%s:%d", v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "",
-             cfg->listen_port);
-}
+/* One address the server listens on, resolved. */
+struct address {
+    const char *host;
+    int port;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    char where[128]; /* HOST:PORT, for messages */
+};
 
-static int resolve(const struct tolk_config *cfg, struct sockaddr_storage *sa, socklen_t *salen)
+static int resolve(struct address *ad, const char *host, int port)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    char port[16], where[128];
-    snprintf(port, sizeof port, "%d", cfg->listen_port);
-    const char *host = cfg->listen_host[0] && strcmp(cfg->listen_host, "*") ? cfg->listen_host : NULL;
-    int rc = getaddrinfo(host, port, &hints, &res);
+    char service[16];
+    bool v6 = strchr(host, ':') != NULL;
+    ad->host = host;
+    ad->port = port;
+    snprintf(ad->where, sizeof ad->where, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    snprintf(service, sizeof service, "%d", port);
+    int rc = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, service, &hints, &res);
     if (rc != 0 || !res) {
-        format_endpoint(cfg, where, sizeof where);
-        tolk_log_error("cannot listen on %s: %s", where, rc ? gai_strerror(rc) : "no address");
+        tolk_log_error("cannot listen on %s: %s", ad->where, rc ? gai_strerror(rc) : "no address");
         return TOLK_ENET;
     }
-    memcpy(sa, res->ai_addr, res->ai_addrlen);
-    *salen = res->ai_addrlen;
+    memcpy(&ad->sa, res->ai_addr, res->ai_addrlen);
+    ad->salen = res->ai_addrlen;
     freeaddrinfo(res);
     return 0;
 }
@@ -82,17 +86,12 @@ static int open_socket(const struct sockaddr_storage *sa, socklen_t salen, bool 
     return rc;
 }
 
-static int probe_port(const struct tolk_config *cfg, struct sockaddr_storage *sa, socklen_t *salen)
+static int probe_port(const struct address *ad)
 {
     int fd = -1;
-    int rc = resolve(cfg, sa, salen);
-    if (rc < 0)
-        return rc;
-    rc = open_socket(sa, *salen, false, &fd);
+    int rc = open_socket(&ad->sa, ad->salen, false, &fd);
     if (rc < 0) {
-        char where[128];
-        format_endpoint(cfg, where, sizeof where);
-        tolk_log_error("cannot listen on %s: %s", where, strerror(-rc));
+        tolk_log_error("cannot listen on %s: %s", ad->where, strerror(-rc));
         return TOLK_ENET;
     }
     close(fd);
@@ -110,7 +109,7 @@ static void tune_socket(int fd)
 
 /* Out of descriptors: the pending connection would keep the listening socket readable and the
  * thread spinning. Spend the reserve descriptor to accept and drop it, then take it back. */
-static void shed_connection(struct tolk_net_thread *t)
+static void shed_connection(struct tolk_net_thread *t, int listen_fd)
 {
     static _Thread_local int64_t last_log_ns;
     int64_t now = tolk_clock_mono_ns();
@@ -121,25 +120,33 @@ static void shed_connection(struct tolk_net_thread *t)
     if (t->reserve_fd < 0)
         return;
     close(t->reserve_fd);
-    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
         close(fd);
     t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void accept_pending(struct tolk_net_thread *t)
+/* Hands each waiting connection of a port to lws, in http mode. On the main port of a TLS
+ * server lws does the TLS handshake first; the plain-http port beside it (ports[1]) is adopted
+ * without TLS into the same vhost, and its connections are recognised as listeners-only by
+ * being plain on a TLS server (tolk_net_listeners_only()). One vhost, not two: lws rebinds a
+ * request to the first vhost whose port matches by its Host header, and adopted vhosts all
+ * share the same "no listen" port, so a second vhost could not keep its requests. */
+static void accept_pending(struct tolk_net_thread *t, const struct tolk_net_port *port, bool tls)
 {
+    int flags = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (tls ? LWS_ADOPT_ALLOW_SSL : 0);
     for (int i = 0; i < ACCEPT_BURST; i++) {
-        int fd = accept4(t->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(port->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == ECONNABORTED || errno == EINTR)
                 continue;
             if (errno == EMFILE || errno == ENFILE)
-                shed_connection(t);
+                shed_connection(t, port->fd);
             return;
         }
         tune_socket(fd);
-        lws_adopt_socket_vhost(t->vhost, fd); /* on failure lws has closed fd */
+        lws_sock_file_fd_type sock = {.sockfd = fd};
+        lws_adopt_descriptor_vhost(t->vhost, flags, sock, NULL, NULL); /* closes fd on failure */
     }
 }
 
@@ -147,9 +154,13 @@ static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
                            void *in, size_t len)
 {
     switch (reason) {
-    case LWS_CALLBACK_RAW_RX_FILE:
-        accept_pending(tolk_net_thread_of(wsi));
+    case LWS_CALLBACK_RAW_RX_FILE: {
+        struct tolk_net_thread *t = tolk_net_thread_of(wsi);
+        for (int i = 0; i < t->port_count; i++)
+            if (t->ports[i].raw == wsi)
+                accept_pending(t, &t->ports[i], i == 0);
         return 0;
+    }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return 1; /* not a WebSocket subprotocol */
     default:
@@ -233,8 +244,8 @@ static int net_alloc(struct tolk_net **out, const struct tolk_config *cfg,
     net->thread_count = count;
     net->threads = threads;
     for (int i = 0; i < count; i++)
-        threads[i] = (struct tolk_net_thread){.net = net, .index = i, .listen_fd = -1,
-                                              .reserve_fd = -1};
+        threads[i] = (struct tolk_net_thread){.net = net, .index = i, .reserve_fd = -1,
+                                              .ports = {{.fd = -1}, {.fd = -1}}};
     for (int i = 0; i < count; i++) {
         if (tolk_reports_init(&threads[i].reports, cfg->max_listeners) < 0) {
             tolk_net_destroy(net); /* reports_destroy copes with a table never made */
@@ -246,38 +257,66 @@ static int net_alloc(struct tolk_net **out, const struct tolk_config *cfg,
     return 0;
 }
 
-static int open_context(struct tolk_net_thread *t, const struct sockaddr_storage *sa,
-                        socklen_t salen)
+/* The context's vhost; tls: serve HTTPS with the configured certificate, HTTP/1.1 only
+ * (WebSockets over HTTP/2 are not what the clients expect). */
+static struct lws_vhost *make_vhost(struct tolk_net_thread *t, bool tls)
 {
+    const struct tolk_config *cfg = t->net->cfg;
     struct lws_context_creation_info info;
-    memset(&info, 0, sizeof info);
-    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    info.user = t;
-    info.max_http_header_pool = HEADER_POOL;
-    t->context = lws_create_context(&info);
-    if (!t->context)
-        return TOLK_ENET;
-
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.vhost_name = "tolk";
     info.protocols = t->net->protocols;
     info.mounts = &t->net->mount_api;
-    t->vhost = lws_create_vhost(t->context, &info);
-    if (!t->vhost)
-        return TOLK_ENET;
+    if (tls) {
+        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* else lws leaves TLS off */
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+        info.alpn = "http/1.1";
+    }
+    return lws_create_vhost(t->context, &info);
+}
 
-    int rc = open_socket(sa, salen, true, &t->listen_fd);
+/* Opens the port's SO_REUSEPORT socket and adopts it into the vhost as a raw descriptor, whose
+ * readability (LWS_CALLBACK_RAW_RX_FILE) means connections are waiting. */
+static int open_port(struct tolk_net_thread *t, struct tolk_net_port *port,
+                     const struct address *ad)
+{
+    int rc = open_socket(&ad->sa, ad->salen, true, &port->fd);
     if (rc < 0)
         return rc;
-    t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    lws_sock_file_fd_type fd = {.filefd = t->listen_fd};
+    lws_sock_file_fd_type fd = {.filefd = port->fd};
     /* On failure lws may or may not have closed the descriptor; it is left open rather than
      * risk closing a reused number (start-up fails anyway). */
-    t->adopted = true;
-    if (!lws_adopt_descriptor_vhost(t->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
-                                    TOLK_NET_PROTOCOL_ACCEPT, NULL))
+    port->adopted = true;
+    port->raw = lws_adopt_descriptor_vhost(t->vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                           TOLK_NET_PROTOCOL_ACCEPT, NULL);
+    return port->raw ? 0 : TOLK_ENET;
+}
+
+static int open_context(struct tolk_net_thread *t, const struct address *ads, int count)
+{
+    const struct tolk_net *net = t->net;
+    bool tls = net->cfg->tls_cert[0] != '\0';
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
+    info.user = t;
+    info.max_http_header_pool = HEADER_POOL;
+    t->context = lws_create_context(&info);
+    if (!t->context)
         return TOLK_ENET;
+    t->vhost = make_vhost(t, tls);
+    if (!t->vhost)
+        return TOLK_ENET;
+    t->port_count = count;
+    t->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    for (int i = 0; i < count; i++) {
+        int rc = open_port(t, &t->ports[i], &ads[i]);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -290,14 +329,13 @@ static void *service_main(void *arg)
     return NULL;
 }
 
-static int start_threads(struct tolk_net *net, const struct sockaddr_storage *sa, socklen_t salen,
-                         const char *where)
+static int start_threads(struct tolk_net *net, const struct address *ads, int count)
 {
     for (int i = 0; i < net->thread_count; i++) {
         struct tolk_net_thread *t = &net->threads[i];
-        int rc = open_context(t, sa, salen);
+        int rc = open_context(t, ads, count);
         if (rc < 0) {
-            tolk_log_error("cannot listen on %s: %s", where,
+            tolk_log_error("cannot listen on %s: %s", ads[0].where,
                            rc == TOLK_ENET ? "libwebsockets refused the context" : strerror(-rc));
             return TOLK_ENET;
         }
@@ -312,19 +350,33 @@ static int start_threads(struct tolk_net *net, const struct sockaddr_storage *sa
     return 0;
 }
 
+/* The main address, and the plain-http one for listeners when configured; each free. */
+static int resolve_addresses(const struct tolk_config *cfg, struct address *ads, int *count)
+{
+    *count = cfg->http_port ? 2 : 1;
+    int rc = resolve(&ads[0], cfg->listen_host, cfg->listen_port);
+    if (rc == 0)
+        rc = probe_port(&ads[0]);
+    if (rc == 0 && *count > 1)
+        rc = resolve(&ads[1], cfg->http_host, cfg->http_port);
+    if (rc == 0 && *count > 1)
+        rc = probe_port(&ads[1]);
+    return rc;
+}
+
 int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
                     struct tolk_booths *booths, struct tolk_monitor *monitor,
                     struct tolk_events *events)
 {
-    struct sockaddr_storage sa;
-    socklen_t salen = 0;
+    struct address ads[2];
+    int count = 0;
     struct tolk_net *net = NULL;
-    char where[128];
     *out = NULL;
-    format_endpoint(cfg, where, sizeof where);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 
-    int rc = probe_port(cfg, &sa, &salen);
+    int rc = cfg->tls_cert[0] ? tolk_net_tls_check(cfg) : 0;
+    if (rc == 0)
+        rc = resolve_addresses(cfg, ads, &count);
     if (rc == 0)
         rc = net_alloc(&net, cfg, engine);
     if (rc == 0) {
@@ -334,13 +386,16 @@ int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct
         tolk_net_public_url(cfg, net->public_url, sizeof net->public_url);
     }
     if (rc == 0)
-        rc = start_threads(net, &sa, salen, where);
+        rc = start_threads(net, ads, count);
     if (rc < 0) {
         tolk_net_destroy(net);
         return rc;
     }
-    tolk_log_info("listening on http://%s/ (%d service threads, pages from %s)", where,
-                  net->thread_count, net->web_root);
+    tolk_log_info("listening on %s://%s/ (%d service threads, pages from %s)",
+                  cfg->tls_cert[0] ? "https" : "http", ads[0].where, net->thread_count,
+                  net->web_root);
+    if (count > 1)
+        tolk_log_info("listening on http://%s/ for listeners only", ads[1].where);
     *out = net;
     return 0;
 }
@@ -360,8 +415,9 @@ void tolk_net_destroy(struct tolk_net *net)
         struct tolk_net_thread *t = &net->threads[i];
         if (t->context)
             lws_context_destroy(t->context); /* closes every connection and the adopted socket */
-        if (!t->adopted && t->listen_fd >= 0)
-            close(t->listen_fd);
+        for (int p = 0; p < 2; p++)
+            if (!t->ports[p].adopted && t->ports[p].fd >= 0)
+                close(t->ports[p].fd);
         if (t->reserve_fd >= 0)
             close(t->reserve_fd);
         free(t->hello);

@@ -77,7 +77,8 @@ static int send_reply(struct lws *wsi, struct tech *c, struct tolk_net_thread *t
 
 /* ---- hello ---- */
 
-static json_t *hello_json(struct tolk_net *net)
+/* insecure: this dashboard's connection is plain http (the token crossed the network). */
+static json_t *hello_json(struct tolk_net *net, bool insecure)
 {
     const struct tolk_config *cfg = net->cfg;
     struct tolk_engine_stats es;
@@ -99,10 +100,11 @@ static json_t *hello_json(struct tolk_net *net)
                                                 id_or_null(cfg, booth->b_index), "desks",
                                                 booth->desk_count));
     }
-    return json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:i, s:i}", "type", "hello", "protocol",
-                     1, "frame_ms", cfg->frame_ms, "bitrate", cfg->bitrate, "public_url",
-                     net->public_url, "channels", channels, "booths", booths, "inputs",
-                     es.device_inputs, "silence_alarm_s", cfg->silence_alarm_s);
+    return json_pack("{s:s, s:i, s:i, s:i, s:s, s:o, s:o, s:i, s:i, s:b}", "type", "hello",
+                     "protocol", 1, "frame_ms", cfg->frame_ms, "bitrate", cfg->bitrate,
+                     "public_url", net->public_url, "channels", channels, "booths", booths,
+                     "inputs", es.device_inputs, "silence_alarm_s", cfg->silence_alarm_s,
+                     "insecure", insecure);
 }
 
 /* ---- alarms, events, booths, history ---- */
@@ -400,7 +402,7 @@ static int send_next(struct lws *wsi, struct tech *c, struct tolk_net_thread *t,
     *more = true;
     if (!c->hello_sent) {
         c->hello_sent = true;
-        return tolk_net_write_json(wsi, t, hello_json(net));
+        return tolk_net_write_json(wsi, t, hello_json(net, !net->cfg->tls_cert[0]));
     }
     if (c->replies.count > 0)
         return send_reply(wsi, c, t);
@@ -552,7 +554,8 @@ static int handle_message(struct lws *wsi, struct tech *c, const char *text, siz
 /* The path is /tech and the token is there (cookie, header or ?token=). */
 static bool admitted(struct lws *wsi)
 {
-    if (!tolk_net_is_path(wsi, "/tech"))
+    if (!tolk_net_is_path(wsi, "/tech") ||
+        !tolk_net_control_allowed(wsi, tolk_net_thread_of(wsi)->net->cfg))
         return false;
     return tolk_net_auth(wsi, tolk_net_thread_of(wsi)->net->cfg->tech_token) != TOLK_AUTH_NONE;
 }

@@ -48,7 +48,8 @@ void tolk_net_public_url(const struct tolk_config *cfg, char *url, size_t len)
     }
     char host[80];
     lan_host(cfg, host, sizeof host);
-    snprintf(url, len, "http://%s:%d/", host, cfg->listen_port);
+    snprintf(url, len, "%s://%s:%d/", cfg->tls_cert[0] ? "https" : "http", host,
+             cfg->listen_port);
 }
 
 void tolk_net_channel_url(const struct tolk_net *net, const char *channel, char *url, size_t len)

@@ -46,6 +46,10 @@ struct tolk_client;
 
 /* Creates the shared context. */
 int tolk_client_init(void);
+/* The same, able to connect over TLS, trusting the CA in ca_file (PEM). */
+int tolk_client_init_tls(const char *ca_file);
+/* Connections opened from now on use TLS (wss://) when on (needs tolk_client_init_tls). */
+void tolk_client_use_tls(bool on);
 /* Destroys the context and frees every client. */
 void tolk_client_fini(void);
 

@@ -90,6 +90,109 @@ static void test_defaults(void **state)
     assert_string_equal(floor->fallback, "");
     assert_int_equal(floor->fallback_index, -1);
     assert_int_equal(floor->line, 1);
+    assert_int_equal(cfg.fec, 1);
+    assert_string_equal(floor->rtp_host, "");
+    assert_int_equal(floor->rtp_port, 0);
+    assert_int_equal(floor->rtp_ttl, 1);
+    assert_int_equal(floor->rtp_payload_type, 111);
+    assert_string_equal(floor->srtp_key, "");
+}
+
+#define KEY40 "zgJfz8XKMbtVUn2ULJDLG9Nws8G49OIRa6HaQ4cQ" /* 30 bytes */
+
+static void test_rtp(void **state)
+{
+    parse_ok("[audio]\nfec = no\n"
+             "[channel floor]\nrtp = 127.0.0.1:5004\n"
+             "[channel fr]\nrtp = 239.255.0.1:5006\nrtp_ttl = 0\nrtp_payload_type = 96\n"
+             "srtp_key = " KEY40 "\n"
+             "[channel en]\nrtp = [ff15::1]:5008\n"
+             "[channel es]\nrtp =\n");
+    assert_int_equal(cfg.fec, 0);
+    const struct tolk_channel_config *floor = &cfg.channels[0], *fr = &cfg.channels[1],
+                                     *en = &cfg.channels[2], *es = &cfg.channels[3];
+    assert_string_equal(floor->rtp_host, "127.0.0.1");
+    assert_int_equal(floor->rtp_port, 5004);
+    assert_string_equal(floor->srtp_key, "");
+    assert_string_equal(fr->rtp_host, "239.255.0.1");
+    assert_int_equal(fr->rtp_port, 5006);
+    assert_int_equal(fr->rtp_ttl, 0);
+    assert_int_equal(fr->rtp_payload_type, 96);
+    assert_string_equal(fr->srtp_key, KEY40);
+    static const unsigned char key[TOLK_SRTP_KEY_LEN] = {
+        0xce, 0x02, 0x5f, 0xcf, 0xc5, 0xca, 0x31, 0xbb, 0x55, 0x52, 0x7d, 0x94, 0x2c, 0x90, 0xcb,
+        0x1b, 0xd3, 0x70, 0xb3, 0xc1, 0xb8, 0xf4, 0xe2, 0x11, 0x6b, 0xa1, 0xda, 0x43, 0x87, 0x10};
+    assert_memory_equal(fr->srtp_key_bytes, key, sizeof key);
+    assert_string_equal(en->rtp_host, "ff15::1");
+    assert_int_equal(en->rtp_port, 5008);
+    assert_string_equal(es->rtp_host, "");
+}
+
+static void test_error_rtp(void **state)
+{
+    expect_error("[channel floor]\nrtp = tolk.local:5004\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "'tolk.local' is not an IPv4 address", "names are not resolved", NULL);
+    expect_error("[channel floor]\nrtp = 300.1.2.3:5004\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "'300.1.2.3' is not an IPv4 address", NULL);
+    expect_error("[channel floor]\nrtp = ff15::1:5004\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "in brackets", NULL);
+    expect_error("[channel floor]\nrtp = [ff15::g]:5004\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "not an IPv6 address", NULL);
+    expect_error("[channel floor]\nrtp = 0.0.0.0:5004\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "no destination", NULL);
+    expect_error("[channel floor]\nrtp = 127.0.0.1\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "expected ADDRESS:PORT", NULL);
+    expect_error("[channel floor]\nrtp = :5004\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "expected ADDRESS:PORT", NULL);
+    expect_error("[channel floor]\nrtp = 127.0.0.1:5005\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "port must be even and between 2 and 65534 (got 5005)", "PORT+1", NULL);
+    expect_error("[channel floor]\nrtp = 127.0.0.1:65536\n",
+                 "tolk.conf:2: [channel floor] rtp: ", "(got 65536)", NULL);
+    expect_error("[channel floor]\nrtp = 127.0.0.1:0\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "(got 0)", NULL);
+    expect_error("[channel floor]\nrtp = 127.0.0.1:x\n", "tolk.conf:2: [channel floor] rtp: ",
+                 "expected ADDRESS:PORT", NULL);
+    expect_error("[channel floor]\nrtp_ttl = 256\n", "tolk.conf:2: [channel floor] rtp_ttl: ",
+                 "between 0 and 255", NULL);
+    expect_error("[channel floor]\nrtp_payload_type = 95\n",
+                 "tolk.conf:2: [channel floor] rtp_payload_type: ", "between 96 and 127", NULL);
+    expect_error("[channel floor]\n[audio]\nfec = maybe\n", "tolk.conf:3: [audio] fec: ",
+                 "must be yes or no (got 'maybe')", NULL);
+    /* Two channels, one destination. */
+    expect_error("[channel floor]\nrtp = 127.0.0.1:5004\n[channel fr]\n\nrtp = 127.0.0.1:5004\n",
+                 "tolk.conf:5: [channel fr] rtp: ", "the same destination as channel floor "
+                 "(line 2)", NULL);
+}
+
+static void test_error_srtp_key(void **state)
+{
+    const char *rtp = "[channel floor]\nrtp = 127.0.0.1:5004\n";
+    char text[256];
+    /* 32 bytes (a 256-bit key), 16 bytes, and one character short. */
+    const char *lengths[][2] = {{"zgJfz8XKMbtVUn2ULJDLG9Nws8G49OIRa6HaQ4cQAAA=", "32 bytes"},
+                                {"zgJfz8XKMbtVUn2ULJDLG9==", "16 bytes"},
+                                {"zgJfz8XKMbtVUn2ULJDLG9Nws8G49OIRa6HaQ4c", "29 bytes"}};
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+        snprintf(text, sizeof text, "%ssrtp_key = %s\n", rtp, lengths[i][0]);
+        expect_error(text, "tolk.conf:3: [channel floor] srtp_key: ", lengths[i][1],
+                     "needs 30", NULL);
+    }
+    snprintf(text, sizeof text, "%ssrtp_key = zgJfz8XKMbtVUn2ULJD-G9Nws8G49OIRa6HaQ4cQ\n", rtp);
+    expect_error(text, "tolk.conf:3: [channel floor] srtp_key: ", "not base64: '-' at character 20",
+                 NULL);
+    snprintf(text, sizeof text, "%ssrtp_key = zgJfz8XK MbtVUn2ULJDLG9Nws8G49OIRa6HaQ4cQ\n", rtp);
+    expect_error(text, "tolk.conf:3: [channel floor] srtp_key: ", "not base64: ' ' at character 9",
+                 NULL);
+    snprintf(text, sizeof text, "%ssrtp_key = zgJfz8XKMbtVUn2ULJDLG9Nws8G49OIRa6HaQ4=Q\n", rtp);
+    expect_error(text, "tolk.conf:3: [channel floor] srtp_key: ", "not base64: '=' at character "
+                 "39", NULL);
+    /* 41 characters leave 6 bits over, although 30 bytes come out of them. */
+    snprintf(text, sizeof text, "%ssrtp_key = " KEY40 "A\n", rtp);
+    expect_error(text, "tolk.conf:3: [channel floor] srtp_key: ", "not base64: 41 characters",
+                 NULL);
+    /* A key needs a stream; the message points at the key. */
+    expect_error("[channel floor]\n\nsrtp_key = " KEY40 "\n",
+                 "tolk.conf:3: [channel floor] srtp_key: ", "no rtp destination", NULL);
 }
 
 static const char full_text[] =
@@ -661,7 +764,7 @@ static void test_sample_config_shows_every_key(void **state)
             fail_msg("config/tolk.conf does not set '%s'", key);
     }
     free(help);
-    assert_int_equal(keys, 27);
+    assert_int_equal(keys, 36);
 }
 
 int main(void)
@@ -671,6 +774,9 @@ int main(void)
         cmocka_unit_test(test_full_round_trip),
         cmocka_unit_test(test_syntax_variants),
         cmocka_unit_test(test_fallback_chain_resolved),
+        cmocka_unit_test(test_rtp),
+        cmocka_unit_test(test_error_rtp),
+        cmocka_unit_test(test_error_srtp_key),
         cmocka_unit_test(test_file_paths),
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_error_examples),
