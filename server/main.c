@@ -27,7 +27,7 @@
 #include "tolk/log.h"
 
 #define DEFAULT_CONFIG "config/tolk.conf"
-#define INSTALLED_CONFIG "/etc/tolk/tolk.conf"
+#define INSTALLED_CONFIG TOLK_INSTALLED_CONFIG /* from cmake/Install.cmake */
 
 static void usage(FILE *out)
 {

@@ -12,6 +12,7 @@
  * on the engine thread and only calls lws_cancel_service().
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -183,10 +184,26 @@ static void lws_log_emit(int level, const char *line)
     tolk_log(level == LLL_ERR ? TOLK_LOG_ERROR : TOLK_LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
+/* The pages: the installed copy when this binary runs from outside its build tree and the copy
+ * is there, else client/web of the source tree (a developer's run). */
+static const char *default_web_root(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    bool in_build = false;
+    if (n > 0) {
+        exe[n] = '\0';
+        in_build = strncmp(exe, TOLK_BUILD_TREE "/", sizeof TOLK_BUILD_TREE) == 0;
+    }
+    if (!in_build && access(TOLK_INSTALLED_WEB_ROOT "/index.html", R_OK) == 0)
+        return TOLK_INSTALLED_WEB_ROOT;
+    return TOLK_SOURCE_WEB_ROOT;
+}
+
 static void setup_routes(struct tolk_net *net)
 {
     snprintf(net->web_root, sizeof net->web_root, "%s",
-             net->cfg->web_root[0] ? net->cfg->web_root : TOLK_SOURCE_WEB_ROOT);
+             net->cfg->web_root[0] ? net->cfg->web_root : default_web_root());
     if (access(net->web_root, R_OK | X_OK) != 0)
         tolk_log_warn("web root %s: %s; pages will not be found", net->web_root, strerror(errno));
 
