@@ -88,6 +88,8 @@ function onHello() {
   strips.setEnabled(true);
   document.body.dataset.channels = String(model.channels.length);
   $('qr-public').dataset.qr = model.hello.public_url ?? '';
+  // The server says so when this dashboard's token came over plain http.
+  $('insecure').hidden = !model.hello.insecure;
 }
 
 let countdown = 0;
