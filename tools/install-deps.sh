@@ -19,6 +19,7 @@ packages=(
   ffmpeg
   # browser tests: Debian's Chromium, driven by playwright-core from npm
   chromium
+  libnss3-tools # certutil: browser.https trusts its test CA in an NSS database, as Chromium does
   # install tests: systemd-analyze verify of the unit, man pages rendered, certificates, HTTP
   systemd man-db groff-base openssl curl
 )

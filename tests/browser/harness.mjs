@@ -76,13 +76,13 @@ export async function freePort() {
   });
 }
 
-function configText(port, frameMs) {
+function configText(port, frameMs, serverLines = []) {
   return `; written by tests/browser/harness.mjs
 [server]
 listen = 127.0.0.1:${port}
 web_root = ${process.env.TOLK_TEST_WEB_ROOT || join(REPO, 'client/web')}
 threads = 1
-
+${serverLines.map((line) => `${line}\n`).join('')}
 [audio]
 frame_ms = ${frameMs}
 
@@ -115,13 +115,16 @@ fallback = en
 }
 
 // The real tolk-server binary on a loopback port; start() waits until it serves the page.
+// serverLines: extra `key = value` lines for [server] (e.g. tls_cert); probe: an async function
+// that says whether the server answers (default: GET http://127.0.0.1:PORT/api/health).
 export class Server {
-  constructor(binary, port, { frameMs = 20 } = {}) {
+  constructor(binary, port, { frameMs = 20, serverLines = [], probe = null } = {}) {
     this.binary = binary;
     this.port = port;
     this.dir = mkdtempSync(join(tmpdir(), 'tolk-browser-'));
     this.config = join(this.dir, 'tolk.conf');
-    writeFileSync(this.config, configText(port, frameMs));
+    this.probe = probe ?? (async () => (await fetch(`http://127.0.0.1:${port}/api/health`)).ok);
+    writeFileSync(this.config, configText(port, frameMs, serverLines));
     this.child = null;
     this.output = '';
   }
@@ -136,8 +139,7 @@ export class Server {
     while (Date.now() < until) {
       if (child.exitCode !== null) fail(`tolk-server exited (${child.exitCode}):\n${this.output}`);
       try {
-        const response = await fetch(`http://127.0.0.1:${this.port}/api/health`);
-        if (response.ok) return;
+        if (await this.probe()) return;
       } catch (error) { /* not listening yet */ }
       await sleep(100);
     }
@@ -171,8 +173,10 @@ export class Server {
   }
 }
 
-export async function launch(playwright, extraArgs = []) {
+// options: more playwright launch options (e.g. env: a HOME with its own NSS database).
+export async function launch(playwright, extraArgs = [], options = {}) {
   return playwright.chromium.launch({
+    ...options,
     executablePath: CHROMIUM,
     headless: true,
     args: [...BASE_ARGS, ...extraArgs],
