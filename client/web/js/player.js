@@ -19,7 +19,10 @@ export class Player {
   // latencyHint: the AudioContext's; 0 asks for the smallest output buffer the device allows
   // (Chromium on Linux: 11 ms of output latency instead of 41 ms with 'interactive'; phones clamp
   // to their own minimum). 'playback' saves battery at the cost of latency.
-  constructor({ frameMs = 20, onStats = null, prefer = {}, latencyHint = 0 } = {}) {
+  // process: optional function(pcm) that modifies each decoded or concealed frame in place just
+  // before it is written to the output (the booth console's hearing-protection limiter).
+  constructor({ frameMs = 20, onStats = null, prefer = {}, latencyHint = 0, process = null } = {}) {
+    this.process = process;
     this.latencyHint = latencyHint;
     this.frameMs = frameMs;
     this.onStats = onStats;
@@ -233,6 +236,7 @@ export class Player {
   #onPcm(pcm, meta) {
     if (this.inflight > 0) this.inflight -= 1;
     if (!this.started) return;
+    this.process?.(pcm);
     this.output.write(pcm, meta.captureUs);
   }
 
