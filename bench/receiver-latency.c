@@ -1,0 +1,235 @@
+/* receiver-latency: mouth-to-ear latency through tolk-server and tolk-receiver, on one JACK
+ * dummy server of its own.
+ *
+ *   bench JACK client out_1 ──► tolk-server's PortAudio input 1 (floor = input:1)
+ *        → capture → Opus → /listen WebSocket → tolk-receiver (jitter buffer, decode,
+ *          resampler) → tolk-receiver:out_0 ──► bench JACK client in_1
+ *
+ * The bench plays a tone burst (1 kHz, -6 dBFS, 8 ms, 1 ms raised-cosine onset) every 500 ms
+ * plus a random 0..19 ms (so bursts fall at every phase of the Opus frames and JACK periods),
+ * records the receiver's output in the same process cycle, and times each burst as the
+ * distance between the first sample above -20 dBFS in what it played and in what it heard
+ * (the same detector on both sides, so its own bias cancels). Both ends are in one JACK graph:
+ * the figure is what the two programs add, without a sound card's converters and buffers
+ * (a real card adds its input and output buffering, typically 2-3 periods in all).
+ *
+ * Usage: receiver-latency SERVER RECEIVER [--frame-ms 20|10] [--seconds S] [--warmup S]
+ *                         [--latency MS] [--port-base P] [--realtime]
+ * --realtime runs jackd (and so every JACK client's process thread: the server's capture, the
+ * receiver's callback, the bench's) with SCHED_FIFO, as a production audio machine would; the
+ * default is --no-realtime, like the tests.
+ * Prints one line of results (and the receiver's underruns during the measured part).
+ * Main thread only; the harness (tests/integration) runs and cleans up the children.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jack_recorder.h"
+#include "jack_server.h"
+
+#define RATE 48000
+#define BURST_MS 8
+#define THRESHOLD 0.1f /* -20 dBFS */
+#define SEARCH_MS 400
+
+struct opts {
+    const char *server, *receiver;
+    int frame_ms, seconds, warmup, latency, port;
+    bool realtime;
+};
+
+static int compare(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* First sample at or after from (below to) whose magnitude passes the threshold, or -1. */
+static long onset(const float *pcm, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (fabsf(pcm[i]) >= THRESHOLD)
+            return (long)i;
+    return -1;
+}
+
+/* Bursts from warmup on, every 500 ms + 0..19 ms; returns how many, their starts in starts. */
+static int schedule(float *out, size_t frames, int warmup_s, size_t *starts, int max)
+{
+    int n = 0;
+    srand(1);
+    for (size_t at = (size_t)warmup_s * RATE; n < max; n++) {
+        at += RATE / 2 + (size_t)(rand() % 20) * RATE / 1000;
+        if (at + RATE > frames)
+            break;
+        starts[n] = at;
+        for (int i = 0; i < BURST_MS * RATE / 1000; i++) {
+            double ramp = i < RATE / 1000 ? 0.5 - 0.5 * cos(M_PI * i / (RATE / 1000.0)) : 1.0;
+            out[at + (size_t)i] = (float)(0.5 * ramp * sin(2 * M_PI * 1000.0 * i / RATE));
+        }
+    }
+    return n;
+}
+
+static double status_value(struct tolk_child *receiver, const char *key)
+{
+    char *text = tolk_harness_read_file(tolk_harness_out_path(receiver));
+    char *line = NULL, needle[64];
+    for (char *at = text; at && (at = strstr(at, "status ")); at += 7)
+        line = at;
+    snprintf(needle, sizeof needle, " %s=", key);
+    char *f = line ? strstr(line, needle) : NULL;
+    double v = f && f[strlen(needle)] != '-' ? strtod(f + strlen(needle), NULL) : -1;
+    free(text);
+    return v;
+}
+
+static struct tolk_child *start_server(const struct opts *o)
+{
+    char config[512];
+    snprintf(config, sizeof config,
+             "[server]\nlisten = 127.0.0.1:%d\n[audio]\ndevice = system\nframe_ms = %d\n"
+             "[channel floor]\nsource = input:1\n",
+             o->port, o->frame_ms);
+    return tolk_harness_server_start(o->server, "server", config, o->port, tolk_jackd_env());
+}
+
+static struct tolk_child *start_receiver(const struct opts *o)
+{
+    char url[64], latency[16];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", o->port);
+    snprintf(latency, sizeof latency, "%d", o->latency);
+    char *argv[] = {(char *)o->receiver, "--server", url, "--channel", "floor", "--device",
+                    "system", "--latency", latency, NULL};
+    struct tolk_child *c;
+    TOLK_CHECK(tolk_harness_spawn(&c, "receiver", argv, tolk_jackd_env()) == 0, "receiver");
+    return c;
+}
+
+static void loadavg(char *buf, size_t cap)
+{
+    char *text = tolk_harness_read_file("/proc/loadavg");
+    snprintf(buf, cap, "%.14s", text ? text : "?");
+    free(text);
+}
+
+static char receiver_figures[160]; /* the receiver's buffer figures at the end */
+
+static void report(const struct opts *o, const size_t *starts, int n, const float *played,
+                   const float *heard, double underruns, double reported, const char *load0,
+                   const char *load1, unsigned xruns)
+{
+    double *lat = calloc((size_t)n, sizeof *lat);
+    int got = 0;
+    for (int i = 0; i < n; i++) {
+        long e = onset(played, starts[i], starts[i] + RATE / 100);
+        long h = e < 0 ? -1 : onset(heard, (size_t)e, (size_t)e + SEARCH_MS * RATE / 1000);
+        if (h >= 0)
+            lat[got++] = (double)(h - e) * 1000.0 / RATE;
+    }
+    qsort(lat, (size_t)got, sizeof *lat, compare);
+    double med = got ? lat[got / 2] : -1, p95 = got ? lat[(int)(got * 0.95)] : -1;
+    printf("frame_ms=%d realtime=%d bursts=%d heard=%d median_ms=%.1f p95_ms=%.1f "
+           "min_ms=%.1f max_ms=%.1f receiver_reported_ms=%.1f underruns=%.0f jack_xruns=%u "
+           "load_before=%s load_after=%s %s\n",
+           o->frame_ms, o->realtime, n, got, med, p95, got ? lat[0] : -1,
+           got ? lat[got - 1] : -1, reported, underruns, xruns, load0, load1, receiver_figures);
+    free(lat);
+}
+
+static void run(const struct opts *o)
+{
+    size_t frames = (size_t)(o->warmup + o->seconds + 2) * RATE;
+    struct tolk_jack_rec *rec;
+    TOLK_CHECK(tolk_jack_rec_open(&rec, "tolkbench", 1, 1, frames) == 0, "JACK client");
+    int max = o->seconds * 2 + 2;
+    size_t *starts = calloc((size_t)max, sizeof *starts);
+    int n = schedule(tolk_jack_rec_output(rec, 1), frames, o->warmup, starts, max);
+    struct tolk_child *srv = start_server(o);
+    TOLK_CHECK(tolk_jack_rec_wait_port(rec, "PortAudio:in_0", 15000), "no PortAudio:in_0");
+    TOLK_CHECK(tolk_jack_rec_connect_out(rec, 1, "PortAudio:in_0") == 0, "connect to server");
+    struct tolk_child *rcv = start_receiver(o);
+    TOLK_CHECK(tolk_jack_rec_wait_port(rec, "tolk-receiver:out_0", 10000), "no receiver port");
+    TOLK_CHECK(tolk_jack_rec_connect_in(rec, "tolk-receiver:out_0", 1) == 0, "connect receiver");
+    char load0[32], load1[32];
+    TOLK_CHECK(tolk_jack_rec_wait_frames(rec, (size_t)o->warmup * RATE, (o->warmup + 10) * 1000),
+               "JACK stalled in the warm-up");
+    loadavg(load0, sizeof load0);
+    double under0 = status_value(rcv, "underruns");
+    unsigned xruns0 = tolk_jack_rec_xruns(rec);
+    double reported = 0;
+    int samples = 0;
+    for (int s = 0; s < o->seconds; s++) { /* the receiver's own figure, once a second */
+        TOLK_CHECK(tolk_jack_rec_wait_frames(rec, (size_t)(o->warmup + s + 1) * RATE, 10000),
+                   "JACK stalled");
+        double v = status_value(rcv, "latency_ms");
+        if (v > 0) {
+            reported += v;
+            samples++;
+        }
+    }
+    TOLK_CHECK(tolk_jack_rec_wait_frames(rec, frames, 10000), "JACK stalled");
+    loadavg(load1, sizeof load1);
+    double under = status_value(rcv, "underruns") - under0;
+    snprintf(receiver_figures, sizeof receiver_figures,
+             "rx_buffer_ms=%.1f rx_target_ms=%.1f rx_jitter_ms=%.1f rx_decode_max_us=%.0f",
+             status_value(rcv, "buffer_ms"), status_value(rcv, "target_ms"),
+             status_value(rcv, "jitter_ms"), status_value(rcv, "decode_max_us"));
+    report(o, starts, n, tolk_jack_rec_output(rec, 1), tolk_jack_rec_input(rec, 1), under,
+           samples ? reported / samples : -1, load0, load1, tolk_jack_rec_xruns(rec) - xruns0);
+    tolk_harness_stop(rcv, 5000, NULL);
+    tolk_harness_server_stop(srv);
+    tolk_jack_rec_close(rec);
+    free(starts);
+}
+
+static void parse(struct opts *o, int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"frame-ms", required_argument, NULL, 'f'}, {"seconds", required_argument, NULL, 's'},
+        {"warmup", required_argument, NULL, 'w'},   {"latency", required_argument, NULL, 'l'},
+        {"port-base", required_argument, NULL, 'p'}, {"realtime", no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0}};
+    *o = (struct opts){.frame_ms = 20, .seconds = 60, .warmup = 20, .latency = 0};
+    int c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case 'f': o->frame_ms = atoi(optarg); break;
+        case 's': o->seconds = atoi(optarg); break;
+        case 'w': o->warmup = atoi(optarg); break;
+        case 'l': o->latency = atoi(optarg); break;
+        case 'p': o->port = atoi(optarg); break;
+        case 'r': o->realtime = true; break;
+        default: exit(2);
+        }
+    }
+    if (argc - optind != 2 || (o->frame_ms != 10 && o->frame_ms != 20) || o->seconds < 5) {
+        fprintf(stderr, "usage: receiver-latency SERVER RECEIVER [--frame-ms 20|10] "
+                        "[--seconds S] [--warmup S] [--latency MS] [--port-base P] "
+                        "[--realtime]\n");
+        exit(2);
+    }
+    o->server = argv[optind];
+    o->receiver = argv[optind + 1];
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    parse(&o, argc, argv);
+    tolk_harness_init("receiver-latency", o.warmup + o.seconds + 90);
+    if (!o.port)
+        o.port = tolk_harness_free_port();
+    char name[64], *why = NULL;
+    snprintf(name, sizeof name, "tolkbench-%d", (int)getpid());
+    TOLK_CHECK(tolk_jackd_available() && tolk_jackd_start(name, 480, o.realtime, &why) == 0,
+               "jackd could not start: %s", why ? why : "not installed");
+    run(&o);
+    tolk_jackd_stop();
+    return 0;
+}
