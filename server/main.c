@@ -156,10 +156,11 @@ static int run(const struct tolk_config *cfg)
         rc = tolk_booths_create(&booths, cfg, engine, events);
     if (rc == 0)
         rc = tolk_monitor_create(&monitor, cfg, engine, events, channel_listeners, &net);
-    if (rc == 0)
-        rc = tolk_net_create(&net, cfg, engine, booths, monitor, events);
     if (rc == 0 && (rc = tolk_rtp_create(&rtp, cfg, engine, err, sizeof err)) < 0)
         tolk_log_error("%s: %s", cfg->path, err);
+    struct tolk_net_deps deps = {.booths = booths, .monitor = monitor, .events = events, .rtp = rtp};
+    if (rc == 0)
+        rc = tolk_net_create(&net, cfg, engine, &deps);
     if (rc == 0)
         rc = tolk_rtp_start(rtp);
     struct wake_targets wake = {net, rtp};
@@ -173,8 +174,8 @@ static int run(const struct tolk_config *cfg)
         tolk_log_error("cannot start: %s", tolk_strerror(rc));
     }
     tolk_engine_stop(engine); /* first: no more wake-ups into the network threads */
-    tolk_rtp_destroy(rtp);
     tolk_net_destroy(net);
+    tolk_rtp_destroy(rtp);
     tolk_monitor_destroy(monitor);
     tolk_booths_destroy(booths);
     tolk_events_destroy(events);

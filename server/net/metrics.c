@@ -5,12 +5,14 @@
  * Threads: the service thread of the request; reads only atomics and the thread-safe monitor.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "control/monitor.h"
 #include "net/net.h"
 #include "net/net_private.h"
+#include "rtp/rtp.h"
 #include "tolk/clock.h"
 
 struct text {
@@ -126,6 +128,36 @@ static void server_metrics(struct text *t, struct tolk_net *net)
     put(t, "tolk_alarms %d\n", active);
 }
 
+static void rtp_family(struct text *t, struct tolk_net *net, const char *name, const char *help,
+                       size_t field)
+{
+    family(t, name, "counter", help);
+    for (int c = 0; c < net->cfg->channel_count; c++) {
+        struct tolk_rtp_stats st;
+        tolk_rtp_stats(net->rtp, c, &st);
+        if (st.enabled)
+            put(t, "%s{channel=\"%s\"} %llu\n", name, net->cfg->channels[c].id,
+                (unsigned long long)*(const uint64_t *)((const char *)&st + field));
+    }
+}
+
+/* Only when some channel streams RTP (a family without samples would be noise). */
+static void rtp_metrics(struct text *t, struct tolk_net *net)
+{
+    if (!net->rtp)
+        return;
+    rtp_family(t, net, "tolk_rtp_packets_total", "RTP packets sent for the channel.",
+               offsetof(struct tolk_rtp_stats, packets));
+    rtp_family(t, net, "tolk_rtp_bytes_total", "RTP payload bytes sent (headers, SRTP tag).",
+               offsetof(struct tolk_rtp_stats, bytes));
+    rtp_family(t, net, "tolk_rtp_send_errors_total",
+               "RTP/RTCP packets the kernel refused or SRTP could not protect.",
+               offsetof(struct tolk_rtp_stats, send_errors));
+    rtp_family(t, net, "tolk_rtp_skipped_frames_total",
+               "Frames the RTP sender skipped, over a second behind.",
+               offsetof(struct tolk_rtp_stats, skipped));
+}
+
 static void input_metrics(struct text *t, struct tolk_net *net)
 {
     struct tolk_engine_stats es;
@@ -149,6 +181,7 @@ unsigned char *tolk_net_metrics_text(struct tolk_net *net, size_t *len)
     channel_metrics(&t, net);
     server_metrics(&t, net);
     input_metrics(&t, net);
+    rtp_metrics(&t, net);
     if (t.failed) {
         free(t.buf);
         return NULL;

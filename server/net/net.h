@@ -19,12 +19,19 @@ struct tolk_net;
 struct tolk_booths;
 struct tolk_monitor;
 struct tolk_events;
+struct tolk_rtp;
 
-/* Binds the port and starts the service threads. Returns TOLK_ENET if the port can't be bound.
- * booths, monitor and events must outlive the network layer. */
+/* What the network layer shows and controls besides the engine; each must outlive it. */
+struct tolk_net_deps {
+    struct tolk_booths *booths;   /* /booth */
+    struct tolk_monitor *monitor; /* alarms and history for /tech */
+    struct tolk_events *events;   /* the event log for /tech */
+    struct tolk_rtp *rtp;         /* RTP counters for /metrics; NULL when no channel streams */
+};
+
+/* Binds the port and starts the service threads. Returns TOLK_ENET if the port can't be bound. */
 int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
-                    struct tolk_booths *booths, struct tolk_monitor *monitor,
-                    struct tolk_events *events);
+                    const struct tolk_net_deps *deps);
 
 /* The URL delegates open: [server] public_url, else http://LAN-ADDRESS:PORT/; ends with '/'
  * unless public_url has a path of its own. Any thread. */

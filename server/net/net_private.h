@@ -84,6 +84,7 @@ struct tolk_net {
     struct tolk_booths *booths; /* thread-safe itself (control/booth.h) */
     struct tolk_monitor *monitor; /* thread-safe readers (control/monitor.h) */
     struct tolk_events *events;   /* thread-safe (control/events.h) */
+    struct tolk_rtp *rtp;         /* its counters are atomics (rtp/rtp.h); NULL = no RTP */
     char public_url[300];         /* tolk_net_public_url(), taken at start */
 
     atomic_bool stop;

@@ -382,8 +382,7 @@ static int resolve_addresses(const struct tolk_config *cfg, struct address *ads,
 }
 
 int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct tolk_engine *engine,
-                    struct tolk_booths *booths, struct tolk_monitor *monitor,
-                    struct tolk_events *events)
+                    const struct tolk_net_deps *deps)
 {
     struct address ads[2];
     int count = 0;
@@ -397,9 +396,10 @@ int tolk_net_create(struct tolk_net **out, const struct tolk_config *cfg, struct
     if (rc == 0)
         rc = net_alloc(&net, cfg, engine);
     if (rc == 0) {
-        net->booths = booths;
-        net->monitor = monitor;
-        net->events = events;
+        net->booths = deps->booths;
+        net->monitor = deps->monitor;
+        net->events = deps->events;
+        net->rtp = deps->rtp;
         tolk_net_public_url(cfg, net->public_url, sizeof net->public_url);
     }
     if (rc == 0)

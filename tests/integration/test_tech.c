@@ -33,6 +33,7 @@ static const char config_format[] = "[server]\n"
                                     "source = tone:440\n"
                                     "[channel en]\n"
                                     "source = tone:660\n"
+                                    "rtp = 127.0.0.1:%d\n"
                                     "[channel fr]\n"
                                     "source = file:%s\n"
                                     "[channel es]\n"
@@ -331,6 +332,7 @@ static void check_metrics(void)
     char *body;
     TOLK_CHECK(get("/metrics", "Authorization: Bearer " TOKEN, &body) == 200, "GET /metrics");
     size_t len = strlen(body);
+    char *copy = strdup(body); /* strtok below cuts body up */
     TOLK_CHECK(len > 0 && body[len - 1] == '\n', "/metrics does not end with a newline");
     char typed[64][64], seen[512][160];
     int types = 0, series = 0, line_no = 0;
@@ -369,6 +371,10 @@ static void check_metrics(void)
     free(body);
     TOLK_CHECK(types >= 10 && series >= 30, "/metrics has only %d families, %d series", types,
                series);
+    TOLK_CHECK(strstr(copy, "\ntolk_rtp_packets_total{channel=\"en\"} ") &&
+                   !strstr(copy, "tolk_rtp_packets_total{channel=\"fr\"}"),
+               "/metrics lacks en's RTP packets (or lists fr, which has no RTP)");
+    free(copy);
     tolk_harness_note("/metrics: %d families, %d series, all lines valid", types, series);
 }
 
@@ -380,7 +386,8 @@ int main(int argc, char **argv)
     TOLK_CHECK(port > 0, "no free port");
     char wav[512], config[2048];
     write_clipping_wav(wav, sizeof wav);
-    snprintf(config, sizeof config, config_format, port, wav);
+    int rtp_port = tolk_harness_free_port() & ~1; /* RTP goes to an even port; nobody listens */
+    snprintf(config, sizeof config, config_format, port, rtp_port, wav);
     struct tolk_child *server = tolk_harness_server_start(argv[1], "server", config, port, NULL);
     TOLK_CHECK(tolk_client_init() == 0, "lws client context");
 
