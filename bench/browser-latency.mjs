@@ -1,15 +1,18 @@
 // browser-latency.mjs — capture-to-playout latency of the listener page in headless Chromium, against the
-// real tolk-server on a free loopback port with tone sources. Presses Listen like a user, lets the
-// player settle for 5 s, then samples every 250 ms: the page's own figure (tolk.player.stats().latencyMs)
-// and an independent estimate built in the page from the frames' arrival (a WebSocket hook installed
-// before the page's scripts run) and the audio queued ahead of the speaker. Prints median / p95 / max,
-// underruns and concealments over the window, the decoder/output path, and one JSON line.
+// real tolk-server on a loopback port with tone sources. Presses Listen like a user, lets the player
+// settle for 5 s, then samples every 250 ms the page's stable interface only: tolk.player.stats() (its
+// own figure, latencyMs, and its counters) and tolk.player.latencyParts() (network / buffer / output),
+// plus an independent estimate of the network part from the frames' arrival (a WebSocket hook installed
+// before the page's scripts run). Prints median / p95 / max, underruns, output clock pauses, drops and
+// concealments over the window, the decoder/output path, per-minute medians, and one JSON line.
 // Runs in one Node process; installArrivalHook and sampleInPage run in the page, on its main thread.
 // Stops the server and the browser itself (hard deadline: S + 90 s).
 //
 // Usage: node bench/browser-latency.mjs [--seconds S] [--path secure|insecure] [--frame-ms 20]
-//                                       [--channel en] [--json-only] [--samples-out FILE] TOLK-SERVER
-// --samples-out writes one JSON line per sample (time, latency, check, buffer, target, counts).
+//                                       [--channel en] [--port P] [--json-only] [--samples-out FILE]
+//                                       TOLK-SERVER
+// --port: the loopback port for tolk-server (default: a free one). --samples-out writes one JSON line
+// per sample (time, latency, check, parts, buffer, target, counters).
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -26,12 +29,13 @@ const SAMPLE_MS = 250;
 function usage(message) {
   if (message) console.error(`browser-latency: ${message}`);
   console.error('usage: node bench/browser-latency.mjs [--seconds S] [--path secure|insecure] ' +
-    '[--frame-ms 10|20] [--channel ID] [--json-only] [--samples-out FILE] TOLK-SERVER');
+    '[--frame-ms 10|20] [--channel ID] [--port P] [--json-only] [--samples-out FILE] TOLK-SERVER');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { seconds: 60, path: 'secure', frameMs: 20, channel: 'en', jsonOnly: false, samplesOut: null, binary: null };
+  const opts = { seconds: 60, path: 'secure', frameMs: 20, channel: 'en', port: 0, jsonOnly: false, samplesOut: null,
+    binary: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => (i + 1 < argv.length ? argv[++i] : usage(`${arg} needs a value`));
@@ -39,6 +43,7 @@ function parseArgs(argv) {
     else if (arg === '--path') opts.path = value();
     else if (arg === '--frame-ms') opts.frameMs = Number(value());
     else if (arg === '--channel') opts.channel = value();
+    else if (arg === '--port') opts.port = Number(value());
     else if (arg === '--json-only') opts.jsonOnly = true;
     else if (arg === '--samples-out') opts.samplesOut = resolve(value());
     else if (arg === '-h' || arg === '--help') usage();
@@ -50,6 +55,7 @@ function parseArgs(argv) {
   if (!(opts.seconds > 0 && opts.seconds <= 7200)) usage('--seconds must be in 1..7200');
   if (opts.path !== 'secure' && opts.path !== 'insecure') usage('--path is secure or insecure');
   if (opts.frameMs !== 10 && opts.frameMs !== 20) usage('--frame-ms is 10 or 20');
+  if (!(Number.isInteger(opts.port) && opts.port >= 0 && opts.port < 65536)) usage('--port must be a port number');
   if (!(opts.channel in TONES)) usage(`--channel is one of ${Object.keys(TONES).join(', ')}`);
   return opts;
 }
@@ -84,56 +90,24 @@ function installArrivalHook(frameMs) {
   window.WebSocket = Hooked;
 }
 
-// One sample, taken in the page. `page` is the page's own figure; `check` is built independently:
-//   heard sample's capture = live edge (capture of the end of the newest frame that arrived)
-//                            − audio queued between the live edge and the speaker,
-//   queued = jitter buffer (frames + pads) + frames at the decoder + output queue + output latency,
-// with the output latency from getOutputTimestamp (render position − position at the speaker).
-function sampleInPage(frameMs) {
+// One sample, taken in the page, through the player's stable interface only. `check` is the page's
+// latency rebuilt with an independent network part:
+//   check = (now − capture of the end of the newest frame that arrived, from the WebSocket hook)
+//           + latencyParts().bufferMs (jitter buffer + decoder + output queue) + latencyParts().outputMs.
+function sampleInPage() {
   const player = window.tolk?.player;
   const probe = window.__latbench;
-  if (!player || !player.ctx || !player.output || !player.jitter || !probe) return null;
+  if (!player || typeof player.latencyParts !== 'function' || !probe) return null;
+  const parts = player.latencyParts();
+  if (!parts) return null;
   const stats = player.stats();
-  const ctx = player.ctx;
-  const nowPerf = performance.now();
-  const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
-  const renderTime = ctx.currentTime;
-  // How far behind the render clock the speaker is, and how old the output timestamp is.
-  const tsLagMs = ts && ts.contextTime > 0 ? (renderTime - ts.contextTime) * 1000 : NaN;
-  const tsAgeMs = ts && ts.performanceTime > 0 ? nowPerf - ts.performanceTime : NaN;
-  const jitter = player.jitter;
-  const jitterMs = jitter.queuedMs + jitter.pads * frameMs;
-  const inflightMs = player.inflight * frameMs;
-  const outputMs = player.output.queuedMs();
-  // At "now": the speaker plays render position − (lag − age) (the timestamp is age ms old).
-  const speakerBehindMs = Number.isFinite(tsLagMs) ? tsLagMs - tsAgeMs : NaN;
-  const edgeAgeMs = performance.timeOrigin + nowPerf - probe.edgeUs / 1000;
-  const checkMs = edgeAgeMs + jitterMs + inflightMs + outputMs + speakerBehindMs;
-  // The page's mapping again, by hand, and the same with currentTime + outputLatency + baseLatency
-  // (the page's fallback when getOutputTimestamp is missing).
-  let pageAgainMs = NaN;
-  if (ts && ts.contextTime > 0) {
-    const captureUs = player.output.captureAt(ts.contextTime);
-    pageAgainMs = performance.timeOrigin + ts.performanceTime - captureUs / 1000;
-  }
-  const fallbackCaptureUs = player.output.captureAt(renderTime);
-  const fallbackMs = performance.timeOrigin + nowPerf +
-    ((ctx.baseLatency || 0) + (ctx.outputLatency || 0)) * 1000 - fallbackCaptureUs / 1000;
-  const transits = probe.transits.splice(0);
+  const edgeAgeMs = performance.timeOrigin + performance.now() - probe.edgeUs / 1000;
   return {
     stats,
-    pageAgainMs,
-    fallbackMs,
-    checkMs,
-    parts: { edgeAgeMs, jitterMs, inflightMs, outputMs, speakerBehindMs, tsLagMs, tsAgeMs },
-    transits,
-    spreadMs: jitter.spreadMs,
-    lowMs: player.output.lowMs,
-    baseMs: jitter.baseMs,
-    baseLatencyMs: (ctx.baseLatency || 0) * 1000,
-    outputLatencyMs: (ctx.outputLatency || 0) * 1000,
-    sampleRate: ctx.sampleRate,
-    state: ctx.state,
+    parts,
+    edgeAgeMs,
+    checkMs: edgeAgeMs + parts.bufferMs + parts.outputMs,
+    transits: probe.transits.splice(0),
     messages: probe.messages,
   };
 }
@@ -180,7 +154,7 @@ const active = { server: null }; // for the deadline: the server must not outliv
 
 async function measure(opts, log) {
   const playwright = await loadPlaywright();
-  const port = await freePort();
+  const port = opts.port || await freePort();
   const server = new Server(opts.binary, port, { frameMs: opts.frameMs }); // the browser tests' tones
   active.server = server;
   const secure = opts.path === 'secure';
@@ -204,7 +178,7 @@ async function measure(opts, log) {
     await waitForTone(page, TONES[opts.channel]);
     log(`playing ${opts.channel} (${TONES[opts.channel]} Hz) on ${opts.path} path; warming up ${WARMUP_MS / 1000} s`);
     await sleep(WARMUP_MS);
-    const first = await page.evaluate(sampleInPage, opts.frameMs);
+    const first = await page.evaluate(sampleInPage);
     if (!first) throw new Error('the page has no player (window.tolk.player) after Listen');
     const samples = [];
     const transits = [];
@@ -213,7 +187,7 @@ async function measure(opts, log) {
     let lastReport = start;
     while (Date.now() - start < opts.seconds * 1000) {
       next += SAMPLE_MS;
-      const s = await page.evaluate(sampleInPage, opts.frameMs);
+      const s = await page.evaluate(sampleInPage);
       if (s) {
         transits.push(...s.transits);
         s.transits = undefined;
@@ -223,20 +197,25 @@ async function measure(opts, log) {
       if (Date.now() - lastReport >= 60_000) {
         lastReport = Date.now();
         const lat = summary(samples.map((x) => x.stats.latencyMs));
+        const at = s ?? samples.at(-1) ?? first;
         log(`${Math.round((lastReport - start) / 1000)} s: latency median ${lat.median} ms, ` +
-          `underruns ${s?.stats.underruns - first.stats.underruns}, concealed ${s?.stats.concealed - first.stats.concealed}`);
+          `underruns ${at.stats.underruns - first.stats.underruns}, pauses ${at.stats.pauses - first.stats.pauses}, ` +
+          `dropped ${at.stats.dropped - first.stats.dropped}`);
       }
       await sleep(Math.max(0, next - Date.now()));
     }
     const last = samples[samples.length - 1] ?? first;
     if (opts.samplesOut) {
       writeFileSync(opts.samplesOut, samples.map((x) => JSON.stringify({
-        t: round(x.t, 2), latency: x.stats.latencyMs, check: round(x.checkMs), buffer: x.stats.bufferMs,
-        target: x.stats.targetMs, underruns: x.stats.underruns, concealed: x.stats.concealed, ratio: x.stats.ratio,
-        output: round(x.parts.outputMs), speaker: round(x.parts.speakerBehindMs), edge: round(x.parts.edgeAgeMs),
+        t: round(x.t, 2), latency: round(x.parts.totalMs), check: round(x.checkMs), network: round(x.parts.networkMs),
+        edge: round(x.edgeAgeMs), buffer: round(x.parts.bufferMs), output_queue: round(x.parts.outputQueueMs),
+        output: round(x.parts.outputMs), smoothed: round(x.parts.smoothedBufferMs), target: round(x.parts.targetMs),
+        jitter: x.parts.jitterMs, ratio: x.stats.ratio, underruns: x.stats.underruns, pauses: x.stats.pauses,
+        paused: x.stats.pausedMs, dropped: x.stats.dropped, concealed: x.stats.concealed,
       })).join('\n') + '\n');
     }
     const pick = (f) => samples.map(f);
+    const delta = (key) => last.stats[key] - first.stats[key];
     const result = {
       bench: 'browser-latency',
       path: opts.path,
@@ -247,37 +226,44 @@ async function measure(opts, log) {
       output: last.stats.output,
       route: last.stats.route,
       secure_context: await page.evaluate(() => window.isSecureContext),
-      latency_ms: summary(pick((x) => x.stats.latencyMs)),
-      latency_again_ms: summary(pick((x) => x.pageAgainMs)),
-      latency_fallback_ms: summary(pick((x) => x.fallbackMs)),
+      latency_ms: summary(pick((x) => x.parts.totalMs)),
       check_ms: summary(pick((x) => x.checkMs)),
-      check_minus_page_ms: summary(pick((x) => x.checkMs - x.pageAgainMs)),
-      buffer_ms: summary(pick((x) => x.stats.bufferMs)),
-      target_ms: summary(pick((x) => x.stats.targetMs)),
+      check_minus_page_ms: summary(pick((x) => x.checkMs - x.parts.totalMs)),
+      // The same latency with the context's own claim (baseLatency + outputLatency) for the output
+      // part: what a browser without getOutputTimestamp would show.
+      latency_reported_output_ms: summary(pick((x) => x.parts.totalMs - x.parts.outputMs + x.parts.outputReportedMs)),
+      buffer_ms: summary(pick((x) => x.parts.smoothedBufferMs)),
+      target_ms: summary(pick((x) => x.parts.targetMs)),
+      buffer_minus_target_ms: summary(pick((x) => x.parts.smoothedBufferMs - x.parts.targetMs)),
+      jitter_ms: summary(pick((x) => x.parts.jitterMs)),
       parts_median_ms: {
-        edge_age: round(quantile(pick((x) => x.parts.edgeAgeMs), 0.5)),
-        jitter_queue: round(quantile(pick((x) => x.parts.jitterMs), 0.5)),
-        at_decoder: round(quantile(pick((x) => x.parts.inflightMs), 0.5)),
-        output_queue: round(quantile(pick((x) => x.parts.outputMs), 0.5)),
-        speaker_behind_render: round(quantile(pick((x) => x.parts.speakerBehindMs), 0.5)),
-        ts_lag: round(quantile(pick((x) => x.parts.tsLagMs), 0.5)),
-        ts_age: round(quantile(pick((x) => x.parts.tsAgeMs), 0.5)),
+        network: round(quantile(pick((x) => x.parts.networkMs), 0.5)),
+        network_hook: round(quantile(pick((x) => x.edgeAgeMs), 0.5)),
+        buffer: round(quantile(pick((x) => x.parts.bufferMs), 0.5)),
+        jitter_queue: round(quantile(pick((x) => x.parts.jitterQueueMs), 0.5)),
+        decoder: round(quantile(pick((x) => x.parts.decoderMs), 0.5)),
+        output_queue: round(quantile(pick((x) => x.parts.outputQueueMs), 0.5)),
+        output: round(quantile(pick((x) => x.parts.outputMs), 0.5)),
       },
+      per_minute: perMinute(samples),
       transit_ms: summary(transits),
-      spread_ms: summary(pick((x) => x.spreadMs)),
-      low_ms: last.lowMs,
-      base_ms: last.baseMs,
-      base_latency_ms: round(last.baseLatencyMs),
-      output_latency_ms: round(last.outputLatencyMs),
-      underruns: last.stats.underruns - first.stats.underruns,
-      concealed: last.stats.concealed - first.stats.concealed,
-      late: last.stats.late - first.stats.late,
-      resyncs: last.stats.resyncs - first.stats.resyncs,
-      underruns_total: last.stats.underruns,
-      concealed_total: last.stats.concealed,
+      low_ms: last.parts.lowMs,
+      output_reported_ms: round(last.parts.outputReportedMs),
+      ratio: summary(pick((x) => (x.stats.ratio - 1) * 1e4)), // in 0.01 %
+      underruns: delta('underruns'),
+      output_underruns: delta('outputUnderruns'),
+      pauses: delta('pauses'),
+      paused_ms: delta('pausedMs'),
+      dropped: delta('dropped'),
+      concealed: delta('concealed'),
+      late: delta('late'),
+      skipped: delta('skipped'),
+      resyncs: delta('resyncs'),
+      warmup: { underruns: first.stats.underruns, pauses: first.stats.pauses, dropped: first.stats.dropped,
+                concealed: first.stats.concealed },
       not_playing_samples: samples.filter((x) => !x.stats.playing).length,
       page_errors: errors.length,
-      context_rate: last.sampleRate,
+      context_rate: last.parts.contextRate,
       machine_before: before,
       machine_after: machine(),
       date: new Date().toISOString(),
@@ -289,24 +275,52 @@ async function measure(opts, log) {
   }
 }
 
+// Medians of each minute of the window: latency, buffer, target; the mean ratio; counters.
+function perMinute(samples) {
+  const minutes = [];
+  for (let m = 0; m * 60 < (samples.at(-1)?.t ?? 0); m++) {
+    const inside = samples.filter((x) => x.t > m * 60 && x.t <= (m + 1) * 60);
+    if (inside.length === 0) continue;
+    const at = (f) => round(quantile(inside.map(f), 0.5));
+    minutes.push({
+      minute: m + 1,
+      latency: at((x) => x.parts.totalMs),
+      p95: round(quantile(inside.map((x) => x.parts.totalMs), 0.95)),
+      buffer: at((x) => x.parts.smoothedBufferMs),
+      target: at((x) => x.parts.targetMs),
+      ratio: round(inside.reduce((a, x) => a + x.stats.ratio, 0) / inside.length, 5),
+      underruns: inside.at(-1).stats.underruns,
+      pauses: inside.at(-1).stats.pauses,
+      dropped: inside.at(-1).stats.dropped,
+    });
+  }
+  return minutes;
+}
+
 function print(r) {
   const l = r.latency_ms;
   const c = r.check_ms;
   console.log(`path ${r.path}: decoder ${r.decoder}, output ${r.output} (route ${r.route}), ` +
     `${r.frame_ms} ms frames, ${r.samples} samples over ${r.seconds} s`);
-  console.log(`latency (page, stats().latencyMs): median ${l.median} ms, p95 ${l.p95}, max ${l.max}`);
-  console.log(`latency (check, arrivals + queues):  median ${c.median} ms, p95 ${c.p95}, max ${c.max}; ` +
+  console.log(`latency (page, latencyParts().totalMs): median ${l.median} ms, p95 ${l.p95}, max ${l.max}`);
+  console.log(`latency (check, hook network + buffer + output): median ${c.median} ms, p95 ${c.p95}, max ${c.max}; ` +
     `check − page median ${r.check_minus_page_ms.median} ms`);
-  console.log(`latency (fallback mapping, currentTime + base/outputLatency): median ${r.latency_fallback_ms.median} ms`);
-  console.log(`buffer ${r.buffer_ms.median} ms (target ${r.target_ms.median}, base ${r.base_ms}, ` +
-    `spread ${r.spread_ms.median}); transit capture→arrival median ${r.transit_ms.median} p95 ${r.transit_ms.p95} ` +
-    `max ${r.transit_ms.max} ms`);
+  console.log(`latency with the context's reported output latency: median ${r.latency_reported_output_ms.median} ms`);
+  console.log(`buffer ${r.buffer_ms.median} ms (target ${r.target_ms.median}, buffer − target median ` +
+    `${r.buffer_minus_target_ms.median}, p95 ${r.buffer_minus_target_ms.p95}; jitter ${r.jitter_ms.median}); ` +
+    `transit capture→arrival median ${r.transit_ms.median} p95 ${r.transit_ms.p95} max ${r.transit_ms.max} ms`);
   const p = r.parts_median_ms;
-  console.log(`parts (medians): edge age ${p.edge_age}, jitter queue ${p.jitter_queue}, at decoder ${p.at_decoder}, ` +
-    `output queue ${p.output_queue}, speaker behind render ${p.speaker_behind_render} ms; ` +
-    `baseLatency ${r.base_latency_ms}, outputLatency ${r.output_latency_ms} ms`);
-  console.log(`underruns ${r.underruns}, concealed ${r.concealed}, late ${r.late}, resyncs ${r.resyncs} in the window; ` +
-    `load ${r.machine_before.loadavg.join(' ')} → ${r.machine_after.loadavg.join(' ')}`);
+  console.log(`parts (medians): network ${p.network} (hook ${p.network_hook}), buffer ${p.buffer} ` +
+    `(jitter queue ${p.jitter_queue}, decoder ${p.decoder}, output queue ${p.output_queue}), output ${p.output} ms; ` +
+    `context reports ${r.output_reported_ms} ms`);
+  console.log(`in the window: underruns ${r.underruns} (output ran dry ${r.output_underruns}), output clock pauses ` +
+    `${r.pauses} (${r.paused_ms} ms), dropped ${r.dropped}, concealed ${r.concealed}, late ${r.late}, ` +
+    `skipped ${r.skipped}, resyncs ${r.resyncs}; ratio median ${r.ratio.median} (0.01 %)`);
+  for (const m of r.per_minute) {
+    console.log(`  minute ${m.minute}: latency ${m.latency} (p95 ${m.p95}), buffer ${m.buffer} / target ${m.target}, ` +
+      `ratio ${m.ratio}; totals: underruns ${m.underruns}, pauses ${m.pauses}, dropped ${m.dropped}`);
+  }
+  console.log(`load ${r.machine_before.loadavg.join(' ')} → ${r.machine_after.loadavg.join(' ')}`);
 }
 
 const opts = parseArgs(process.argv.slice(2));

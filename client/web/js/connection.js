@@ -1,7 +1,8 @@
 // connection.js — the listener page's WebSocket to tolk-server (listener protocol v1, docs/protocol.md):
 // hello/selected/state/error, channel switches without reconnecting, audio frames of the selected channel
 // to the player, reconnection with exponential backoff and jitter, and a stats report every 5 s while
-// playing. Runs on the page's main thread (WebSocket events and timers).
+// playing. A hello with another frame_ms (the server restarted with a new config) retunes the attached
+// player. Runs on the page's main thread (WebSocket events and timers).
 
 import { parseFrame } from './protocol.js';
 
@@ -103,6 +104,7 @@ export class Connection {
   attach(player) {
     this.#player = player;
     this.#pushedSinceReset = 0;
+    if (this.#hello?.frame_ms) player.setFrameMs(this.#hello.frame_ms);
     clearInterval(this.#statsTimer);
     this.#statsTimer = setInterval(() => this.#sendStats(), STATS_INTERVAL_MS);
   }
@@ -175,6 +177,8 @@ export class Connection {
   #onHello(hello) {
     this.#hello = hello;
     this.#attempt = 0;
+    // Before any audio of this socket: its frames may be of another length than the last server's.
+    if (this.#player && hello.frame_ms) this.#player.setFrameMs(hello.frame_ms);
     this.#setState('open');
     this.#handlers.onHello?.(hello);
     // A channel chosen while the socket was opening was not in its URL.

@@ -156,6 +156,7 @@ class WasmOpus {
     this.onFrame = onFrame;
     this.plc = null; // libopus concealment comes in one long block: handed out a frame at a time
     this.plcAt = 0;
+    this.closed = false;
     this.ready = WasmOpus.#create().then((codec) => { this.codec = codec; });
   }
 
@@ -195,6 +196,10 @@ class WasmOpus {
   async reset() {
     this.plc = null;
     const fresh = await WasmOpus.#create();
+    if (this.closed) {
+      fresh.free(); // closed while it was being made
+      return;
+    }
     const old = this.codec;
     this.codec = fresh;
     this.plc = null;
@@ -202,6 +207,7 @@ class WasmOpus {
   }
 
   close() {
+    this.closed = true;
     try { this.codec?.free(); } catch (error) { /* already freed */ }
   }
 }
