@@ -120,7 +120,8 @@ static int send_reply(struct lws *wsi, struct console *c, struct tolk_net_thread
     return tolk_net_write_json(wsi, t, tolk_net_error_json(&r));
 }
 
-static json_t *booth_json(const struct tolk_config *cfg, const struct tolk_booth_state *st)
+json_t *tolk_net_booth_json(const struct tolk_config *cfg, int booth,
+                            const struct tolk_booth_state *st)
 {
     json_t *desks = json_array(), *chat = json_array();
     for (int d = 0; d < st->desk_count; d++) {
@@ -135,7 +136,8 @@ static json_t *booth_json(const struct tolk_config *cfg, const struct tolk_booth
                                               (json_int_t)st->chat[i].time_ms, "from",
                                               st->chat[i].from, "text",
                                               tolk_net_text_or(st->chat[i].text, "?")));
-    return json_pack("{s:s, s:o, s:o}", "type", "booth", "desks", desks, "chat", chat);
+    return json_pack("{s:s, s:s, s:o, s:o}", "type", "booth", "booth", cfg->booths[booth].id,
+                     "desks", desks, "chat", chat);
 }
 
 static int send_booth(struct lws *wsi, struct console *c, struct tolk_net_thread *t,
@@ -147,7 +149,7 @@ static int send_booth(struct lws *wsi, struct console *c, struct tolk_net_thread
     tolk_booths_snapshot(t->net->booths, c->booth, st);
     c->booth_version = version;
     c->booth_told = true;
-    int rc = tolk_net_write_json(wsi, t, booth_json(t->net->cfg, st));
+    int rc = tolk_net_write_json(wsi, t, tolk_net_booth_json(t->net->cfg, c->booth, st));
     free(st);
     return rc;
 }

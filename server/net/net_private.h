@@ -107,6 +107,10 @@ size_t tolk_net_listen_session_size(void);
 int tolk_net_booth_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                             void *in, size_t len);
 size_t tolk_net_booth_session_size(void);
+/* A booth's `booth` message (shared by /booth and /tech). */
+struct tolk_booth_state;
+json_t *tolk_net_booth_json(const struct tolk_config *cfg, int booth,
+                            const struct tolk_booth_state *st);
 
 /* http.c: the /api, /metrics and /tech routes (one callback for the three mounts). */
 int tolk_net_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -146,25 +146,6 @@ static bool send_events(struct lws *wsi, struct tech *c, struct tolk_net_thread 
     return true;
 }
 
-static json_t *booth_json(const struct tolk_config *cfg, int b, const struct tolk_booth_state *st)
-{
-    json_t *desks = json_array(), *chat = json_array();
-    for (int d = 0; d < st->desk_count; d++) {
-        const struct tolk_desk_state *ds = &st->desks[d];
-        json_array_append_new(
-            desks, json_pack("{s:i, s:b, s:b, s:s, s:s, s:b, s:b, s:b}", "desk", d + 1, "mic",
-                             ds->mic, "cough", ds->cough, "output", ds->output ? "b" : "a", "relay",
-                             cfg->channels[ds->relay].id, "handover", ds->handover, "slow_down",
-                             ds->slow_down, "technician", ds->technician));
-    }
-    for (int i = 0; i < st->chat_count; i++)
-        json_array_append_new(
-            chat, json_pack("{s:I, s:s, s:o}", "time", (json_int_t)st->chat[i].time_ms, "from",
-                            st->chat[i].from, "text", tolk_net_text_or(st->chat[i].text, "?")));
-    return json_pack("{s:s, s:s, s:o, s:o}", "type", "booth", "booth", cfg->booths[b].id, "desks",
-                     desks, "chat", chat);
-}
-
 /* One booth per message (a booth's chat alone can be 10 KB). */
 static int send_booth(struct lws *wsi, struct tech *c, struct tolk_net_thread *t)
 {
@@ -176,7 +157,7 @@ static int send_booth(struct lws *wsi, struct tech *c, struct tolk_net_thread *t
     if (c->booths_next >= cfg->booth_count)
         c->booths_next = -1;
     tolk_booths_snapshot(t->net->booths, b, st);
-    int rc = tolk_net_write_json(wsi, t, booth_json(cfg, b, st));
+    int rc = tolk_net_write_json(wsi, t, tolk_net_booth_json(cfg, b, st));
     free(st);
     return rc;
 }
