@@ -171,15 +171,17 @@ static bool wait_port(const char *port, int timeout_ms)
     return false;
 }
 
-static void jack_connect(const char *from, const char *to)
+/* Returns whether from is connected to to now (made now, or already there). */
+static bool jack_connect(const char *from, const char *to, char **why)
 {
     char *argv[] = {"jack_connect", (char *)from, (char *)to, NULL};
     char *err = NULL;
     int rc = tolk_harness_run(argv, env, 5000, NULL, &err);
     /* A JACK client that comes back can find its connection restored: that is the goal too. */
-    bool already = err && strstr(err, "already connected");
-    TOLK_CHECK(rc == 0 || already, "jack_connect %s %s: exit %d: %s", from, to, rc, err);
-    free(err);
+    bool ok = rc == 0 || (err && strstr(err, "already connected"));
+    free(*why);
+    *why = err;
+    return ok;
 }
 
 /* Once tolk-server's PortAudio client is there, plugs the player into its inputs. */
@@ -192,8 +194,19 @@ static void plug_player(int timeout_ms)
                timeout_ms);
     tolk_harness_note("PortAudio:in_1 appeared after %lld ms",
                       (long long)(tolk_harness_now_us() - t0) / 1000);
-    jack_connect("jackplay:out_1", "PortAudio:in_0");
-    jack_connect("jackplay:out_2", "PortAudio:in_1");
+    /* The capture process can still be replaced right after its ports appear (the supervisor
+     * restarts one whose stream brings no callback in time, as under a loaded machine): then
+     * the port vanishes and comes back, and the plugging is tried again. */
+    char *why = NULL;
+    int64_t deadline = tolk_harness_now_us() + (int64_t)timeout_ms * 1000;
+    while (!(jack_connect("jackplay:out_1", "PortAudio:in_0", &why) &&
+             jack_connect("jackplay:out_2", "PortAudio:in_1", &why))) {
+        TOLK_CHECK(tolk_harness_now_us() < deadline, "jack_connect: %s", why ? why : "failed");
+        tolk_harness_note("jack_connect failed (%s); waiting for the ports again",
+                          why ? why : "?");
+        TOLK_CHECK(wait_port("PortAudio:in_1", timeout_ms), "PortAudio:in_1 did not come back");
+    }
+    free(why);
 }
 
 static struct tolk_client *listen_on(int port, const char *id)
