@@ -367,8 +367,10 @@ static bool is_command(const char *type)
     return false;
 }
 
-static int handle_message(struct lws *wsi, struct console *c, const char *text, size_t len)
+/* One whole text message (the tolk_net_receive() handler; session is this connection). */
+static int handle_message(struct lws *wsi, void *session, const char *text, size_t len)
 {
+    struct console *c = session;
     struct tolk_net *net = tolk_net_thread_of(wsi)->net;
     json_t *msg = json_loadb(text, len, 0, NULL);
     const char *type = json_string_value(json_object_get(msg, "type"));
@@ -403,16 +405,11 @@ static int on_established(struct lws *wsi, struct console *c)
     return 0;
 }
 
-static int handle(struct lws *wsi, void *session, const char *msg, size_t len)
-{
-    return handle_message(wsi, session, msg, len);
-}
-
 static int on_receive(struct lws *wsi, struct console *c, const char *in, size_t len)
 {
     if (!c->established || c->close_code)
         return 0;
-    return tolk_net_receive(wsi, &c->rx, &c->replies, in, len, handle, c);
+    return tolk_net_receive(wsi, &c->rx, &c->replies, in, len, handle_message, c);
 }
 
 static void on_closed(struct lws *wsi, struct console *c)

@@ -506,8 +506,10 @@ static int on_clear_call(struct lws *wsi, struct tech *c, struct tolk_net *net, 
     return 0;
 }
 
-static int handle_message(struct lws *wsi, struct tech *c, const char *text, size_t len)
+/* One whole text message (the tolk_net_receive() handler; session is this connection). */
+static int handle_message(struct lws *wsi, void *session, const char *text, size_t len)
 {
+    struct tech *c = session;
     struct tolk_net *net = tolk_net_thread_of(wsi)->net;
     json_t *msg = json_loadb(text, len, 0, NULL);
     const char *type = json_string_value(json_object_get(msg, "type"));
@@ -541,16 +543,11 @@ static bool admitted(struct lws *wsi)
     return tolk_net_auth(wsi, tolk_net_thread_of(wsi)->net->cfg->tech_token) != TOLK_AUTH_NONE;
 }
 
-static int handle(struct lws *wsi, void *session, const char *msg, size_t len)
-{
-    return handle_message(wsi, session, msg, len);
-}
-
 static int on_receive(struct lws *wsi, struct tech *c, const char *in, size_t len)
 {
     if (!c->established || c->close_code)
         return 0;
-    return tolk_net_receive(wsi, &c->rx, &c->replies, in, len, handle, c);
+    return tolk_net_receive(wsi, &c->rx, &c->replies, in, len, handle_message, c);
 }
 
 static int on_writeable(struct lws *wsi, struct tech *c)

@@ -8,6 +8,7 @@
  * service thread of the connection.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -30,32 +31,30 @@ static void log_tls_error(const char *file, const char *what)
     ERR_clear_error();
 }
 
-static X509 *read_certificate(const char *file)
+/* Reads the first PEM object of file with read (PEM_read_X509, PEM_read_PrivateKey); NULL, and
+ * a logged reason naming the file, when it can not. */
+static void *read_pem(const char *file, void *(*read)(FILE *), const char *what)
 {
     FILE *f = fopen(file, "r");
     if (!f) {
         tolk_log_error("TLS: %s: %s", file, strerror(errno));
         return NULL;
     }
-    X509 *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    void *object = read(f);
     fclose(f);
-    if (!cert)
-        log_tls_error(file, "not a PEM certificate");
-    return cert;
+    if (!object)
+        log_tls_error(file, what);
+    return object;
 }
 
-static EVP_PKEY *read_key(const char *file)
+static void *read_x509(FILE *f)
 {
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        tolk_log_error("TLS: %s: %s", file, strerror(errno));
-        return NULL;
-    }
-    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    if (!key)
-        log_tls_error(file, "not a PEM private key (or it is encrypted)");
-    return key;
+    return PEM_read_X509(f, NULL, NULL, NULL);
+}
+
+static void *read_private_key(FILE *f)
+{
+    return PEM_read_PrivateKey(f, NULL, NULL, NULL);
 }
 
 static bool valid_now(X509 *cert, const char *file)
@@ -73,8 +72,10 @@ static bool valid_now(X509 *cert, const char *file)
 
 int tolk_net_tls_check(const struct tolk_config *cfg)
 {
-    X509 *cert = read_certificate(cfg->tls_cert);
-    EVP_PKEY *key = cert ? read_key(cfg->tls_key) : NULL;
+    X509 *cert = read_pem(cfg->tls_cert, read_x509, "not a PEM certificate");
+    EVP_PKEY *key = cert ? read_pem(cfg->tls_key, read_private_key,
+                                    "not a PEM private key (or it is encrypted)")
+                         : NULL;
     bool ok = cert && key && valid_now(cert, cfg->tls_cert);
     if (ok && X509_check_private_key(cert, key) != 1) {
         tolk_log_error("TLS: %s does not belong to the certificate %s", cfg->tls_key,
