@@ -15,9 +15,13 @@
  *
  * Usage: receiver-latency SERVER RECEIVER [--frame-ms 20|10] [--seconds S] [--warmup S]
  *                         [--latency MS] [--port-base P] [--realtime]
+ *                         [--application voip|lowdelay|audio] [--transport ws|rtp]
  * --realtime runs jackd (and so every JACK client's process thread: the server's capture, the
  * receiver's callback, the bench's) with SCHED_FIFO, as a production audio machine would; the
- * default is --no-realtime, like the tests.
+ * default is --no-realtime, like the tests. --application sets the server's Opus mode
+ * (default voip, the server's default; lowdelay has 2.5 ms of look-ahead instead of 6.5).
+ * --transport rtp: the receiver plays the server's RTP stream of the floor (`rtp =` on loopback,
+ * the SDP from `tolk-server --sdp floor`) instead of listening over WebSocket (the default).
  * Prints one line of results (and the receiver's underruns during the measured part).
  * Main thread only; the harness (tests/integration) runs and cleans up the children.
  */
@@ -38,7 +42,9 @@
 #define SEARCH_MS 400
 
 struct opts {
-    const char *server, *receiver;
+    const char *server, *receiver, *application;
+    bool rtp; /* --transport rtp */
+    char sdp_path[512];
     int frame_ms, seconds, warmup, latency, port;
     bool realtime;
 };
@@ -89,13 +95,28 @@ static double status_value(struct tolk_child *receiver, const char *key)
     return v;
 }
 
-static struct tolk_child *start_server(const struct opts *o)
+/* With --transport rtp, also writes the floor's SDP (from the server itself) to o->sdp_path. */
+static struct tolk_child *start_server(struct opts *o)
 {
-    char config[512];
+    char config[512], rtp[64] = "", conf_path[512];
+    if (o->rtp)
+        snprintf(rtp, sizeof rtp, "rtp = 127.0.0.1:%d\n", (o->port + 10) & ~1);
     snprintf(config, sizeof config,
              "[server]\nlisten = 127.0.0.1:%d\n[audio]\ndevice = system\nframe_ms = %d\n"
-             "[channel floor]\nsource = input:1\n",
-             o->port, o->frame_ms);
+             "application = %s\n[channel floor]\nsource = input:1\n%s",
+             o->port, o->frame_ms, o->application, rtp);
+    if (o->rtp) {
+        TOLK_CHECK(tolk_harness_write_file("sdp.conf", config, conf_path, sizeof conf_path) == 0,
+                   "config for --sdp");
+        char *argv[] = {(char *)o->server, "-c", conf_path, "--sdp", "floor", NULL};
+        char *sdp = NULL, *err = NULL;
+        int rc = tolk_harness_run(argv, NULL, 10000, &sdp, &err);
+        TOLK_CHECK(rc == 0 && sdp, "tolk-server --sdp floor: exit %d: %s", rc, err ? err : "");
+        TOLK_CHECK(tolk_harness_write_file("floor.sdp", sdp, o->sdp_path, sizeof o->sdp_path) == 0,
+                   "SDP file");
+        free(sdp);
+        free(err);
+    }
     return tolk_harness_server_start(o->server, "server", config, o->port, tolk_jackd_env());
 }
 
@@ -104,8 +125,11 @@ static struct tolk_child *start_receiver(const struct opts *o)
     char url[64], latency[16];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d", o->port);
     snprintf(latency, sizeof latency, "%d", o->latency);
-    char *argv[] = {(char *)o->receiver, "--server", url, "--channel", "floor", "--device",
-                    "system", "--latency", latency, NULL};
+    char *ws[] = {(char *)o->receiver, "--server", url, "--channel", "floor", "--device",
+                  "system", "--latency", latency, NULL};
+    char *rtp[] = {(char *)o->receiver, "--sdp", (char *)o->sdp_path, "--device", "system",
+                   "--latency", latency, NULL};
+    char **argv = o->rtp ? rtp : ws;
     struct tolk_child *c;
     TOLK_CHECK(tolk_harness_spawn(&c, "receiver", argv, tolk_jackd_env()) == 0, "receiver");
     return c;
@@ -134,15 +158,15 @@ static void report(const struct opts *o, const size_t *starts, int n, const floa
     }
     qsort(lat, (size_t)got, sizeof *lat, compare);
     double med = got ? lat[got / 2] : -1, p95 = got ? lat[(int)(got * 0.95)] : -1;
-    printf("frame_ms=%d realtime=%d bursts=%d heard=%d median_ms=%.1f p95_ms=%.1f "
+    printf("frame_ms=%d application=%s transport=%s realtime=%d bursts=%d heard=%d median_ms=%.1f p95_ms=%.1f "
            "min_ms=%.1f max_ms=%.1f receiver_reported_ms=%.1f underruns=%.0f jack_xruns=%u "
            "load_before=%s load_after=%s %s\n",
-           o->frame_ms, o->realtime, n, got, med, p95, got ? lat[0] : -1,
+           o->frame_ms, o->application, o->rtp ? "rtp" : "ws", o->realtime, n, got, med, p95, got ? lat[0] : -1,
            got ? lat[got - 1] : -1, reported, underruns, xruns, load0, load1, receiver_figures);
     free(lat);
 }
 
-static void run(const struct opts *o)
+static void run(struct opts *o)
 {
     size_t frames = (size_t)(o->warmup + o->seconds + 2) * RATE;
     struct tolk_jack_rec *rec;
@@ -194,8 +218,10 @@ static void parse(struct opts *o, int argc, char **argv)
         {"frame-ms", required_argument, NULL, 'f'}, {"seconds", required_argument, NULL, 's'},
         {"warmup", required_argument, NULL, 'w'},   {"latency", required_argument, NULL, 'l'},
         {"port-base", required_argument, NULL, 'p'}, {"realtime", no_argument, NULL, 'r'},
-        {NULL, 0, NULL, 0}};
-    *o = (struct opts){.frame_ms = 20, .seconds = 60, .warmup = 20, .latency = 0};
+        {"application", required_argument, NULL, 'a'},
+        {"transport", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+    *o = (struct opts){
+        .frame_ms = 20, .seconds = 60, .warmup = 20, .latency = 0, .application = "voip"};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
@@ -205,13 +231,16 @@ static void parse(struct opts *o, int argc, char **argv)
         case 'l': o->latency = atoi(optarg); break;
         case 'p': o->port = atoi(optarg); break;
         case 'r': o->realtime = true; break;
+        case 'a': o->application = optarg; break;
+        case 't': o->rtp = strcmp(optarg, "rtp") == 0; break;
         default: exit(2);
         }
     }
     if (argc - optind != 2 || (o->frame_ms != 10 && o->frame_ms != 20) || o->seconds < 5) {
         fprintf(stderr, "usage: receiver-latency SERVER RECEIVER [--frame-ms 20|10] "
                         "[--seconds S] [--warmup S] [--latency MS] [--port-base P] "
-                        "[--realtime]\n");
+                        "[--realtime] [--application voip|lowdelay|audio] "
+                        "[--transport ws|rtp]\n");
         exit(2);
     }
     o->server = argv[optind];

@@ -3,12 +3,10 @@
  * threads start. */
 #include "receiver.h"
 
-#include <pthread.h>
-#include <sched.h>
+#include "tolk/realtime.h"
+
 #include <stddef.h>
 #include <string.h>
-
-#define NET_PRIORITY 5 /* SCHED_FIFO; JACK's clients run theirs at 10 and above */
 
 void tolk_rx_state_init(struct tolk_rx_state *s)
 {
@@ -36,6 +34,5 @@ void tolk_rx_push_reset(struct tolk_ring *ring, struct tolk_rx_state *s, int fra
 
 void tolk_rx_raise_priority(void)
 {
-    struct sched_param sp = {.sched_priority = NET_PRIORITY};
-    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); /* best effort: EPERM is fine */
+    tolk_realtime_raise(TOLK_RT_RECEIVER_NET); /* best effort: EPERM is fine */
 }

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include "tolk/error.h"
 #include "tolk/log.h"
 #include "tolk/protocol.h"
+#include "tolk/realtime.h"
 
 #define CLIP_HOLD_MS 1000
 #define DEVICE_POLL_NS 1000000 /* 1 ms between looks at the capture ring */
@@ -464,16 +464,13 @@ static int64_t mono_to_wall_us(struct tolk_engine *e, int64_t mono_ns)
     return mono_ns / 1000 + e->wall_offset_us;
 }
 
-static void try_realtime_priority(void)
-{
-    struct sched_param param = {.sched_priority = 40};
-    pthread_setschedparam(pthread_self(), SCHED_FIFO, &param); /* best effort: needs rtprio */
-}
-
 static void *engine_main(void *arg)
 {
     struct tolk_engine *e = arg;
-    try_realtime_priority();
+    int rt = tolk_realtime_raise(TOLK_RT_ENGINE); /* before the loop: it may log */
+    if (rt < 0)
+        tolk_log_info("engine: normal priority, not real-time (%s; see LimitRTPRIO)",
+                      tolk_strerror(rt));
     int64_t deadline = tolk_clock_mono_ns() + e->frame_ns;
 
     while (!atomic_load(&e->stop)) {

@@ -38,6 +38,7 @@
 #include "rtp/srtp.h"
 #include "tolk/clock.h"
 #include "tolk/error.h"
+#include "tolk/realtime.h"
 #include "tolk/log.h"
 #include "tolk/protocol.h"
 
@@ -432,6 +433,9 @@ static void *sender_main(void *arg)
 {
     struct tolk_rtp *r = arg;
     struct pollfd pfd = {.fd = r->wake_fd, .events = POLLIN};
+    int rt = tolk_realtime_raise(TOLK_RT_RTP_SENDER);
+    if (rt < 0)
+        tolk_log_info("RTP: sender at normal priority, not real-time (%s)", tolk_strerror(rt));
     while (!atomic_load(&r->stop)) {
         uint64_t wakes;
         poll(&pfd, 1, r->cfg->frame_ms); /* a frame at most: works without wake-ups too */

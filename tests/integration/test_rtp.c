@@ -171,8 +171,8 @@ static int run_sdp(const char *conf, const char *id, char **out, char **err)
 
 static void expect_line(const char *sdp, const char *line, const char *what)
 {
-    char want[256];
-    snprintf(want, sizeof want, "\n%s\r\n", line);
+    char want[512];
+    TOLK_CHECK(snprintf(want, sizeof want, "\n%s\r\n", line) < (int)sizeof want, "line too long");
     TOLK_CHECK(strstr(sdp, want), "SDP of %s lacks the line \"%s\":\n%s", what, line, sdp);
 }
 
