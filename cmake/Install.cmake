@@ -6,7 +6,7 @@
 #   TOLK_INSTALL_CONFIG   also put config/tolk.conf where tolk-server looks for it when run with no
 #                         -c (SYSCONFDIR/tolk/tolk.conf: /etc/tolk/tolk.conf for the /usr prefix),
 #                         mode 0640: it holds the tech token and PINs. Off: only share/doc examples.
-#   TOLK_INSTALL_SYSTEMD  install the systemd unit and the sysusers.d entry of the `tolk` user
+#   TOLK_INSTALL_SYSTEMD  install the systemd units and the sysusers.d entry of the `tolk` user
 #                         (default on for the /usr prefix).
 # Either part can also be installed alone: cmake --install BUILD --component config|systemd.
 include(GNUInstallDirs)
@@ -87,12 +87,22 @@ install(FILES ${PROJECT_BINARY_DIR}/dist/tolk-server.service
 install(FILES ${PROJECT_SOURCE_DIR}/dist/tolk.sysusers.conf RENAME tolk.conf
   DESTINATION lib/sysusers.d COMPONENT systemd ${_tolk_systemd_all})
 
-# tolk-receiver and its man page, once the whole tree has been read.
+# tolk-receiver, its man page and its template unit (dist/tolk-receiver@.service, the binary's
+# path rewritten like the server's), once the whole tree has been read.
 function(tolk_install_receiver)
   if(TARGET tolk-receiver)
     install(TARGETS tolk-receiver RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
     install(FILES ${PROJECT_SOURCE_DIR}/docs/man/tolk-receiver.1
       DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+    file(READ ${PROJECT_SOURCE_DIR}/dist/tolk-receiver@.service _unit)
+    string(REPLACE "/usr/bin/tolk-receiver" "${CMAKE_INSTALL_FULL_BINDIR}/tolk-receiver" _unit
+      "${_unit}")
+    file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/dist/tolk-receiver@.service CONTENT "${_unit}"
+      @ONLY)
+    set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+      ${PROJECT_SOURCE_DIR}/dist/tolk-receiver@.service)
+    install(FILES ${PROJECT_BINARY_DIR}/dist/tolk-receiver@.service
+      DESTINATION lib/systemd/system COMPONENT systemd ${_tolk_systemd_all})
   endif()
 endfunction()
 cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL tolk_install_receiver)

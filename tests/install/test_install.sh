@@ -78,6 +78,12 @@ if [ -f "$unit" ]; then
   grep -qxF "ExecStart=$prefix/$bindir/tolk-server -c $config" "$unit" ||
     fail "unit's ExecStart is not '$prefix/$bindir/tolk-server -c $config': $(grep ExecStart= "$unit")"
 fi
+if [ "$has_receiver" = 1 ]; then
+  runit=$root/lib/systemd/system/tolk-receiver@.service
+  expect_file "$runit" 644
+  [ -f "$runit" ] && { grep -qxF "ExecStart=$prefix/$bindir/tolk-receiver \$ARGS" "$runit" ||
+    fail "receiver unit's ExecStart is not '$prefix/$bindir/tolk-receiver \$ARGS'"; }
+fi
 [ "$failures" -eq 0 ] && ok "installed files"
 
 echo "== man pages"

@@ -9,10 +9,13 @@
 # Exit 77 (skipped) only when systemd-analyze is missing or cannot verify even a minimal valid
 # unit on this machine (its output says why); with TOLK_REQUIRE_BROWSER=1 that is a failure.
 #
-# Usage: test_systemd.sh SOURCE TOLK_SERVER_BINARY
+# dist/tolk-receiver@.service is checked the same way when a tolk-receiver binary is given.
+#
+# Usage: test_systemd.sh SOURCE TOLK_SERVER_BINARY [TOLK_RECEIVER_BINARY]
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 SOURCE TOLK_SERVER_BINARY" >&2; exit 2; }
-src=$1 binary=$2
+[ $# -eq 2 ] || [ $# -eq 3 ] ||
+  { echo "usage: $0 SOURCE TOLK_SERVER_BINARY [TOLK_RECEIVER_BINARY]" >&2; exit 2; }
+src=$1 binary=$2 receiver=${3:-}
 tmp=$(mktemp -d /tmp/tolk-systemd-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -76,6 +79,37 @@ grep -qE '^RestartSec=[1-5]$' "$unit" || fail "unit lacks a RestartSec of 1 to 5
 for line in RestrictRealtime=yes PrivateDevices=yes PrivateUsers=yes ProcSubset=pid DynamicUser=yes; do
   grep -qxF "$line" "$unit" && fail "unit has '$line', which breaks real-time audio or the sound card"
 done
+
+# dist/tolk-receiver@.service, as an instance (fr): the same verify, exposure and must-haves.
+# Without a built tolk-receiver (no PortAudio/speexdsp at configure time) it is not checked.
+if [ -n "$receiver" ]; then
+  sed "s|^ExecStart=/usr/bin/tolk-receiver |ExecStart=$receiver |" \
+    "$src/dist/tolk-receiver@.service" >"$tmp/tolk-receiver@.service"
+  grep -q "^ExecStart=$receiver \$ARGS\$" "$tmp/tolk-receiver@.service" ||
+    fail "receiver unit's ExecStart is not '/usr/bin/tolk-receiver \$ARGS'"
+  if out=$(verify "$tmp/tolk-receiver@fr.service") && [ -z "$out" ]; then
+    echo "ok: systemd-analyze verify tolk-receiver@fr: no diagnostic"
+  else
+    fail "systemd-analyze verify dist/tolk-receiver@.service: ${out:-exit status non-zero}"
+  fi
+  if out=$(systemd-analyze security --offline=yes --threshold=30 "$tmp/tolk-receiver@fr.service" 2>&1); then
+    echo "ok: receiver $(grep -o 'Overall exposure level.*' <<<"$out")"
+  else
+    fail "receiver unit's exposure above 3.0: $(grep -o 'Overall exposure level.*' <<<"$out" || echo "$out" | tail -3)"
+  fi
+  unit=$src/dist/tolk-receiver@.service
+  for line in Restart=always RestartPreventExitStatus=2 StartLimitIntervalSec=0 User=tolk \
+              SupplementaryGroups=audio "DeviceAllow=char-alsa rw" NoNewPrivileges=yes \
+              ProtectSystem=strict "EnvironmentFile=/etc/default/tolk-receiver-%i"; do
+    grep -qxF "$line" "$unit" || fail "receiver unit lacks '$line'"
+  done
+  grep -qE '^LimitRTPRIO=([5-9]|[1-9][0-9])$' "$unit" || fail "receiver unit allows no rtprio 5"
+  for line in RestrictRealtime=yes PrivateDevices=yes PrivateUsers=yes ProcSubset=pid; do
+    grep -qxF "$line" "$unit" && fail "receiver unit has '$line', which breaks the sound card"
+  done
+else
+  echo "note: no tolk-receiver built: dist/tolk-receiver@.service not checked"
+fi
 
 if command -v systemd-sysusers >/dev/null; then
   out=$(systemd-sysusers --dry-run "$src/dist/tolk.sysusers.conf" 2>&1) ||
