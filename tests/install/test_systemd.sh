@@ -54,31 +54,44 @@ out=$(verify "$tmp/broken.service" || true)
 case $out in *ProtectSytem*forty*|*forty*ProtectSytem*) ;;
   *) fail "verify did not report a misspelt key and a bad value in a broken copy: $out" ;; esac
 
-if out=$(verify "$tmp/tolk-server.service") && [ -z "$out" ]; then
-  echo "ok: systemd-analyze verify: no diagnostic"
-else
-  fail "systemd-analyze verify dist/tolk-server.service: ${out:-exit status non-zero}"
-fi
+# UNIT_FILE (as loaded) NAME: no diagnostic from verify, exposure at most 3.0.
+verify_and_score() {
+  local out
+  if out=$(verify "$1") && [ -z "$out" ]; then
+    echo "ok: systemd-analyze verify $2: no diagnostic"
+  else
+    fail "systemd-analyze verify $2: ${out:-exit status non-zero}"
+  fi
+  if out=$(systemd-analyze security --offline=yes --threshold=30 "$1" 2>&1); then
+    echo "ok: $(grep -o 'Overall exposure level.*' <<<"$out")"
+  else
+    fail "$2: security exposure above 3.0: $(grep -o 'Overall exposure level.*' <<<"$out" || echo "$out" | tail -3)"
+  fi
+}
+# UNIT_FILE LINE...: each line is in the unit, word for word.
+expect_lines() {
+  local unit=$1 line; shift
+  for line in "$@"; do grep -qxF "$line" "$unit" || fail "$(basename "$unit") lacks '$line'"; done
+}
+# UNIT_FILE LINE...: none of these lines is in the unit (they break real-time audio or the card).
+refuse_lines() {
+  local unit=$1 line; shift
+  for line in "$@"; do
+    grep -qxF "$line" "$unit" && fail "$(basename "$unit") has '$line', which breaks real-time audio or the sound card"
+  done
+  return 0
+}
 
-if out=$(systemd-analyze security --offline=yes --threshold=30 "$tmp/tolk-server.service" 2>&1); then
-  echo "ok: $(grep -o 'Overall exposure level.*' <<<"$out")"
-else
-  fail "security exposure above 3.0: $(grep -o 'Overall exposure level.*' <<<"$out" || echo "$out" | tail -3)"
-fi
+verify_and_score "$tmp/tolk-server.service" dist/tolk-server.service
 
 # What the server needs, and what would break it.
 unit=$src/dist/tolk-server.service
-for line in Type=simple User=tolk Group=tolk SupplementaryGroups=audio Restart=on-failure \
-            LimitRTPRIO=40 LimitNOFILE=20000 NoNewPrivileges=yes ProtectSystem=strict \
-            ProtectHome=yes PrivateTmp=yes LockPersonality=yes MemoryDenyWriteExecute=yes \
-            "DeviceAllow=char-alsa rw" \
-            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK"; do
-  grep -qxF "$line" "$unit" || fail "unit lacks '$line'"
-done
+expect_lines "$unit" Type=simple User=tolk Group=tolk SupplementaryGroups=audio Restart=on-failure \
+  LimitRTPRIO=40 LimitNOFILE=20000 NoNewPrivileges=yes ProtectSystem=strict \
+  ProtectHome=yes PrivateTmp=yes LockPersonality=yes MemoryDenyWriteExecute=yes \
+  "DeviceAllow=char-alsa rw" "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK"
 grep -qE '^RestartSec=[1-5]$' "$unit" || fail "unit lacks a RestartSec of 1 to 5 s"
-for line in RestrictRealtime=yes PrivateDevices=yes PrivateUsers=yes ProcSubset=pid DynamicUser=yes; do
-  grep -qxF "$line" "$unit" && fail "unit has '$line', which breaks real-time audio or the sound card"
-done
+refuse_lines "$unit" RestrictRealtime=yes PrivateDevices=yes PrivateUsers=yes ProcSubset=pid DynamicUser=yes
 
 # dist/tolk-receiver@.service, as an instance (fr): the same verify, exposure and must-haves.
 # Without a built tolk-receiver (no PortAudio/speexdsp at configure time) it is not checked.
@@ -87,26 +100,13 @@ if [ -n "$receiver" ]; then
     "$src/dist/tolk-receiver@.service" >"$tmp/tolk-receiver@.service"
   grep -q "^ExecStart=$receiver \$ARGS\$" "$tmp/tolk-receiver@.service" ||
     fail "receiver unit's ExecStart is not '/usr/bin/tolk-receiver \$ARGS'"
-  if out=$(verify "$tmp/tolk-receiver@fr.service") && [ -z "$out" ]; then
-    echo "ok: systemd-analyze verify tolk-receiver@fr: no diagnostic"
-  else
-    fail "systemd-analyze verify dist/tolk-receiver@.service: ${out:-exit status non-zero}"
-  fi
-  if out=$(systemd-analyze security --offline=yes --threshold=30 "$tmp/tolk-receiver@fr.service" 2>&1); then
-    echo "ok: receiver $(grep -o 'Overall exposure level.*' <<<"$out")"
-  else
-    fail "receiver unit's exposure above 3.0: $(grep -o 'Overall exposure level.*' <<<"$out" || echo "$out" | tail -3)"
-  fi
+  verify_and_score "$tmp/tolk-receiver@fr.service" "dist/tolk-receiver@.service (instance fr)"
   unit=$src/dist/tolk-receiver@.service
-  for line in Restart=always RestartPreventExitStatus=2 StartLimitIntervalSec=0 User=tolk \
-              SupplementaryGroups=audio "DeviceAllow=char-alsa rw" NoNewPrivileges=yes \
-              ProtectSystem=strict "EnvironmentFile=/etc/default/tolk-receiver-%i"; do
-    grep -qxF "$line" "$unit" || fail "receiver unit lacks '$line'"
-  done
+  expect_lines "$unit" Restart=always RestartPreventExitStatus=2 StartLimitIntervalSec=0 User=tolk \
+    SupplementaryGroups=audio "DeviceAllow=char-alsa rw" NoNewPrivileges=yes ProtectSystem=strict \
+    "EnvironmentFile=/etc/default/tolk-receiver-%i"
   grep -qE '^LimitRTPRIO=([5-9]|[1-9][0-9])$' "$unit" || fail "receiver unit allows no rtprio 5"
-  for line in RestrictRealtime=yes PrivateDevices=yes PrivateUsers=yes ProcSubset=pid; do
-    grep -qxF "$line" "$unit" && fail "receiver unit has '$line', which breaks the sound card"
-  done
+  refuse_lines "$unit" RestrictRealtime=yes PrivateDevices=yes PrivateUsers=yes ProcSubset=pid
 else
   echo "note: no tolk-receiver built: dist/tolk-receiver@.service not checked"
 fi
