@@ -16,12 +16,15 @@
  * Usage: receiver-latency SERVER RECEIVER [--frame-ms 20|10] [--seconds S] [--warmup S]
  *                         [--latency MS] [--port-base P] [--realtime]
  *                         [--application voip|lowdelay|audio] [--transport ws|rtp]
+ *        receiver-latency --jack-only [--seconds S] [--realtime]
  * --realtime runs jackd (and so every JACK client's process thread: the server's capture, the
  * receiver's callback, the bench's) with SCHED_FIFO, as a production audio machine would; the
  * default is --no-realtime, like the tests. --application sets the server's Opus mode
  * (default voip, the server's default; lowdelay has 2.5 ms of look-ahead instead of 6.5).
  * --transport rtp: the receiver plays the server's RTP stream of the floor (`rtp =` on loopback,
  * the SDP from `tolk-server --sdp floor`) instead of listening over WebSocket (the default).
+ * --jack-only is the baseline: the same jackd with only the bench's own client for S seconds,
+ * no tolk program at all; it prints the JACK xruns of the machine itself.
  * Prints one line of results (and the receiver's underruns during the measured part).
  * Main thread only; the harness (tests/integration) runs and cleans up the children.
  */
@@ -43,7 +46,8 @@
 
 struct opts {
     const char *server, *receiver, *application;
-    bool rtp; /* --transport rtp */
+    bool rtp;       /* --transport rtp */
+    bool jack_only; /* --jack-only: the baseline */
     char sdp_path[512];
     int frame_ms, seconds, warmup, latency, port;
     bool realtime;
@@ -212,6 +216,23 @@ static void run(struct opts *o)
     free(starts);
 }
 
+/* The baseline: how often the JACK graph misses its deadline with no tolk program in it. */
+static void run_jack_only(const struct opts *o)
+{
+    size_t frames = (size_t)(o->seconds + 2) * RATE;
+    struct tolk_jack_rec *rec;
+    TOLK_CHECK(tolk_jack_rec_open(&rec, "tolkbench", 1, 1, frames) == 0, "JACK client");
+    TOLK_CHECK(tolk_jack_rec_wait_frames(rec, 2 * RATE, 10000), "JACK stalled");
+    char load0[32], load1[32];
+    loadavg(load0, sizeof load0);
+    unsigned xruns0 = tolk_jack_rec_xruns(rec);
+    TOLK_CHECK(tolk_jack_rec_wait_frames(rec, frames, (o->seconds + 10) * 1000), "JACK stalled");
+    loadavg(load1, sizeof load1);
+    printf("jack_only=1 realtime=%d seconds=%d jack_xruns=%u load_before=%s load_after=%s\n",
+           o->realtime, o->seconds, tolk_jack_rec_xruns(rec) - xruns0, load0, load1);
+    tolk_jack_rec_close(rec);
+}
+
 static void parse(struct opts *o, int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -219,7 +240,8 @@ static void parse(struct opts *o, int argc, char **argv)
         {"warmup", required_argument, NULL, 'w'},   {"latency", required_argument, NULL, 'l'},
         {"port-base", required_argument, NULL, 'p'}, {"realtime", no_argument, NULL, 'r'},
         {"application", required_argument, NULL, 'a'},
-        {"transport", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+        {"transport", required_argument, NULL, 't'},
+        {"jack-only", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
     *o = (struct opts){
         .frame_ms = 20, .seconds = 60, .warmup = 20, .latency = 0, .application = "voip"};
     int c;
@@ -233,14 +255,18 @@ static void parse(struct opts *o, int argc, char **argv)
         case 'r': o->realtime = true; break;
         case 'a': o->application = optarg; break;
         case 't': o->rtp = strcmp(optarg, "rtp") == 0; break;
+        case 'j': o->jack_only = true; break;
         default: exit(2);
         }
     }
+    if (o->jack_only && argc == optind && o->seconds >= 5)
+        return;
     if (argc - optind != 2 || (o->frame_ms != 10 && o->frame_ms != 20) || o->seconds < 5) {
         fprintf(stderr, "usage: receiver-latency SERVER RECEIVER [--frame-ms 20|10] "
                         "[--seconds S] [--warmup S] [--latency MS] [--port-base P] "
                         "[--realtime] [--application voip|lowdelay|audio] "
-                        "[--transport ws|rtp]\n");
+                        "[--transport ws|rtp]\n"
+                        "       receiver-latency --jack-only [--seconds S] [--realtime]\n");
         exit(2);
     }
     o->server = argv[optind];
@@ -258,7 +284,10 @@ int main(int argc, char **argv)
     snprintf(name, sizeof name, "tolkbench-%d", (int)getpid());
     TOLK_CHECK(tolk_jackd_available() && tolk_jackd_start(name, 480, o.realtime, &why) == 0,
                "jackd could not start: %s", why ? why : "not installed");
-    run(&o);
+    if (o.jack_only)
+        run_jack_only(&o);
+    else
+        run(&o);
     tolk_jackd_stop();
     return 0;
 }
