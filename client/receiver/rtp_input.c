@@ -267,7 +267,34 @@ static int join(int fd, const struct sockaddr *a)
     return setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m);
 }
 
-/* A UDP socket on the SDP's address (or any address, if it is not ours) and port. */
+/* A multicast group: bound to the group's own address, so that another group sent to the same
+ * port is not taken for ours, with IP_MULTICAST_ALL off for the same reason (Linux otherwise
+ * hands a socket every group that any socket of the host joined on its port), and joined on
+ * the interface the routing table picks for the group. */
+static int bind_group(int fd, const struct addrinfo *group)
+{
+    int zero = 0;
+    if (group->ai_family == AF_INET)
+        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+#ifdef IPV6_MULTICAST_ALL
+    else
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof zero);
+#endif
+    if (bind(fd, group->ai_addr, group->ai_addrlen) != 0 || join(fd, group->ai_addr) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Unicast: the SDP's address if it is one of ours, else any address. */
+static int bind_unicast(int fd, const struct addrinfo *own, const struct addrinfo *any)
+{
+    if (bind(fd, own->ai_addr, own->ai_addrlen) == 0 ||
+        bind(fd, any->ai_addr, any->ai_addrlen) == 0)
+        return 0;
+    return -errno;
+}
+
+/* A UDP socket on the SDP's address and port (see bind_group and bind_unicast). */
 static int open_port(const struct tolk_sdp *sdp, int port)
 {
     struct addrinfo hints = {.ai_family = sdp->ipv6 ? AF_INET6 : AF_INET,
@@ -287,12 +314,10 @@ static int open_port(const struct tolk_sdp *sdp, int port)
         goto done;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    bool mc = is_multicast(ai->ai_addr);
-    if ((mc || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) &&
-        (bind(fd, any->ai_addr, any->ai_addrlen) != 0 || (mc && join(fd, ai->ai_addr) != 0))) {
-        int e = errno;
+    int rc = is_multicast(ai->ai_addr) ? bind_group(fd, ai) : bind_unicast(fd, ai, any);
+    if (rc < 0) {
         close(fd);
-        fd = -e;
+        fd = rc;
     }
 done:
     if (ai)

@@ -11,9 +11,16 @@
  * C SRTP (a=crypto): 1200 Hz plays with no failure; a sender with another key (600 Hz) plays
  *   nothing and every one of its packets is counted as an SRTP failure.
  * D tolk-server's own SRTP egress (`rtp`, `srtp_key`, `tolk-server --sdp fr`): 1000 Hz plays.
+ * E multicast: tolk-server sends fr (1000 Hz) to 239.255.90.41 and en (660 Hz) to
+ *   239.255.90.42, on the same port, with rtp_ttl = 0; the receiver on fr's SDP plays 1000 Hz
+ *   and never sees en's stream (no "new stream" in its log), although this host is a member of
+ *   en's group too. Members of both groups stay joined for the whole phase: Linux keeps TTL-0
+ *   multicast on the host only while the egress interface has a member (test_rtp.c). Without
+ *   a route to the groups (no multicast-capable interface) E is skipped, with the reason.
  * Exits 77 (skip) when jackd is missing, unless TOLK_REQUIRE_BROWSER=1 (then it fails).
  * Ports: TOLK_TEST_PORT_BASE (e.g. 18800) gives fixed loopback ports from there; else free ones.
  * Usage: SERVER RECEIVER. Main thread only. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
@@ -379,12 +386,87 @@ static void phase_server_srtp(void)
     tolk_harness_server_stop(srv);
 }
 
+/* ---- E: multicast ---- */
+
+#define GROUP_FR "239.255.90.41"
+#define GROUP_EN "239.255.90.42"
+
+/* A socket joined to group on the interface of its route (INADDR_ANY), or -errno when this host
+ * has no route to it. */
+static int join_guard(const char *group, int port)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, group, &to.sin_addr);
+    struct ip_mreq m = {.imr_multiaddr = to.sin_addr, .imr_interface.s_addr = htonl(INADDR_ANY)};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&to, sizeof to) == 0 &&
+        setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m) == 0)
+        return fd;
+    int e = -errno;
+    if (fd >= 0)
+        close(fd);
+    return e;
+}
+
+static void multicast_sdp(const char *config, char *sdp, size_t cap)
+{
+    char conf_path[512];
+    TOLK_CHECK(tolk_harness_write_file("multicast.conf", config, conf_path, sizeof conf_path) == 0,
+               "conf");
+    char *argv[] = {(char *)server_bin, "-c", conf_path, "--sdp", "fr", NULL};
+    char *text = NULL, *err = NULL;
+    int rc = tolk_harness_run(argv, NULL, 10000, &text, &err);
+    TOLK_CHECK(rc == 0 && text && strstr(text, "c=IN IP4 " GROUP_FR "/0"),
+               "E: tolk-server --sdp fr: exit %d, no c= line of the group:\n%s%s", rc,
+               text ? text : "", err ? err : "");
+    TOLK_CHECK(tolk_harness_write_file("multicast.sdp", text, sdp, cap) == 0, "sdp");
+    free(text);
+    free(err);
+}
+
+static void phase_multicast(void)
+{
+    int http = pick_port(), port = pick_port();
+    int guard_fr = join_guard(GROUP_FR, port), guard_en = join_guard(GROUP_EN, port);
+    if (guard_fr < 0 || guard_en < 0) {
+        tolk_harness_note("E: SKIPPED: no multicast route on this host (%s)",
+                          strerror(-(guard_fr < 0 ? guard_fr : guard_en)));
+        if (guard_fr >= 0)
+            close(guard_fr);
+        if (guard_en >= 0)
+            close(guard_en);
+        return;
+    }
+    char config[1024], sdp[512];
+    snprintf(config, sizeof config,
+             "[server]\nlisten = 127.0.0.1:%d\n[audio]\nframe_ms = 20\n"
+             "[channel floor]\nsource = tone:440\n"
+             "[channel fr]\nlang = fr\nsource = tone:1000\nrtp = " GROUP_FR ":%d\nrtp_ttl = 0\n"
+             "[channel en]\nlang = en\nsource = tone:660\nrtp = " GROUP_EN ":%d\nrtp_ttl = 0\n",
+             http, port, port);
+    multicast_sdp(config, sdp, sizeof sdp);
+    struct receiver r = start_receiver("receiver-multicast", "--sdp", sdp, NULL, NULL);
+    struct tolk_child *srv =
+        tolk_harness_server_start(server_bin, "server-multicast", config, http, NULL);
+    TOLK_CHECK(wait_tone(1000, 5000) >= 0, "E: fr (1000 Hz) not heard from its group within 5 s");
+    expect_tone(1000, 2000, "E: fr from " GROUP_FR ", en on " GROUP_EN " at the same port");
+    char *log = tolk_harness_read_file(tolk_harness_err_path(r.child));
+    TOLK_CHECK(log && !strstr(log, "new stream"),
+               "E: the receiver took another stream for fr's (en's group leaked in):\n%s",
+               log ? log : "(no log)");
+    free(log);
+    interrupt_receiver(&r, "E: receiver");
+    tolk_harness_server_stop(srv);
+    close(guard_fr);
+    close(guard_en);
+}
+
 int main(int argc, char **argv)
 {
     TOLK_CHECK(argc == 3, "usage: %s TOLK-SERVER TOLK-RECEIVER", argv[0]);
     server_bin = argv[1];
     receiver_bin = argv[2];
-    tolk_harness_init("receiver", 80);
+    tolk_harness_init("receiver", 100);
     srand((unsigned)getpid());
     const char *require = getenv("TOLK_REQUIRE_BROWSER");
     bool required = require && strcmp(require, "1") == 0;
@@ -406,6 +488,7 @@ int main(int argc, char **argv)
     phase_rtp();
     phase_srtp();
     phase_server_srtp();
+    phase_multicast();
     tolk_jack_rec_close(rec);
     tolk_jackd_stop();
     tolk_harness_note("PASS");
