@@ -57,9 +57,6 @@ struct tolk_rx_state {
 void tolk_rx_state_init(struct tolk_rx_state *s);
 /* Network thread: writes a record; counts an overflow if the ring is full. */
 void tolk_rx_push(struct tolk_ring *ring, struct tolk_rx_state *s, const struct tolk_rx_record *r);
-/* Network thread, at its start: asks for SCHED_FIFO at a priority below audio threads', so
- * packets reach the ring on time on a busy machine; stays as it is where that is not allowed. */
-void tolk_rx_raise_priority(void);
 /* Network thread: a RESET record. */
 void tolk_rx_push_reset(struct tolk_ring *ring, struct tolk_rx_state *s, int frame_ms);
 

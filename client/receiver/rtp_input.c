@@ -32,6 +32,7 @@
 #include "tolk/clock.h"
 #include "tolk/error.h"
 #include "tolk/log.h"
+#include "tolk/realtime.h"
 
 #define RATE 48000
 #define BUF_WORDS 512 /* 2 KiB, 32-bit aligned for libsrtp: more is an oversized datagram */
@@ -231,7 +232,7 @@ static void receive(struct tolk_rtp_input *in, int fd, bool rtcp)
 static void *run(void *arg)
 {
     struct tolk_rtp_input *in = arg;
-    tolk_rx_raise_priority();
+    tolk_realtime_raise(TOLK_RT_RECEIVER_NET); /* best effort: EPERM is fine */
     struct pollfd fds[2] = {{.fd = in->rtp_fd, .events = POLLIN},
                             {.fd = in->rtcp_fd, .events = POLLIN}};
     while (!atomic_load(&in->stop)) {

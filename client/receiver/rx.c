@@ -1,9 +1,6 @@
 /* Records from the network thread to the audio callback (see receiver.h). The push functions
- * and the priority run on the network thread; tolk_rx_state_init on the main thread before
- * threads start. */
+ * run on the network thread; tolk_rx_state_init on the main thread before threads start. */
 #include "receiver.h"
-
-#include "tolk/realtime.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -30,9 +27,4 @@ void tolk_rx_push_reset(struct tolk_ring *ring, struct tolk_rx_state *s, int fra
     r.kind = TOLK_RX_RESET;
     r.frame_ms = frame_ms;
     tolk_rx_push(ring, s, &r);
-}
-
-void tolk_rx_raise_priority(void)
-{
-    tolk_realtime_raise(TOLK_RT_RECEIVER_NET); /* best effort: EPERM is fine */
 }

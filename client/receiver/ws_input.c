@@ -22,6 +22,7 @@
 #include "tolk/error.h"
 #include "tolk/log.h"
 #include "tolk/protocol.h"
+#include "tolk/realtime.h"
 
 #define MAX_MESSAGE 65536
 #define MAX_PACKETS 64
@@ -302,7 +303,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 static void *service(void *arg)
 {
     struct tolk_ws_input *in = arg;
-    tolk_rx_raise_priority();
+    tolk_realtime_raise(TOLK_RT_RECEIVER_NET); /* best effort: EPERM is fine */
     lws_sul_schedule(in->ctx, 0, &in->sul_connect, on_connect_timer, 1);
     lws_sul_schedule(in->ctx, 0, &in->sul_tick, on_tick, TICK_US);
     while (!atomic_load(&in->stop))

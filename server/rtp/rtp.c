@@ -38,9 +38,9 @@
 #include "rtp/srtp.h"
 #include "tolk/clock.h"
 #include "tolk/error.h"
-#include "tolk/realtime.h"
 #include "tolk/log.h"
 #include "tolk/protocol.h"
+#include "tolk/realtime.h"
 
 #define RTP_HEADER_SIZE 12
 #define RTCP_SR 200
