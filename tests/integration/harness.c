@@ -395,6 +395,23 @@ bool tolk_harness_alive(struct tolk_child *c)
     return !tolk_harness_wait_exit(c, 0, &st);
 }
 
+void tolk_harness_term_and_wait(int pid, int timeout_ms)
+{
+    if (pid <= 0 || kill(pid, SIGTERM) != 0)
+        return;
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        FILE *f = fopen(path, "r");
+        char *end = f && fgets(stat, sizeof stat, f) ? strrchr(stat, ')') : NULL;
+        if (f)
+            fclose(f);
+        if (!end || end[1] == '\0' || end[2] == 'Z')
+            return;
+        usleep(100000);
+    }
+}
+
 int tolk_harness_stop(struct tolk_child *c, int timeout_ms, int *status)
 {
     int st = -1;

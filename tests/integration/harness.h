@@ -51,6 +51,10 @@ int tolk_harness_stop(struct tolk_child *child, int timeout_ms, int *status);
 /* Waits up to timeout_ms for the child to exit by itself; returns true and fills *status if so. */
 bool tolk_harness_wait_exit(struct tolk_child *child, int timeout_ms, int *status);
 bool tolk_harness_alive(struct tolk_child *child);
+/* SIGTERM to pid (a process the harness may not know by that pid, e.g. the program a child's
+ * shell exec'd), then up to timeout_ms until it is gone or a zombie (the harness reaps its
+ * children). For exit handlers that must let a server unregister before the harness's SIGKILL. */
+void tolk_harness_term_and_wait(int pid, int timeout_ms);
 void tolk_harness_dump(const struct tolk_child *child);
 const char *tolk_harness_out_path(const struct tolk_child *child);
 const char *tolk_harness_err_path(const struct tolk_child *child);

@@ -1,7 +1,6 @@
 /* A test's own JACK server (see jack_server.h). Main thread. */
 #include "jack_server.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,28 +27,11 @@ char *const *tolk_jackd_env(void)
     return env;
 }
 
-/* Until the process is gone or a zombie (the harness reaps it). */
-static void wait_gone(int pid, int timeout_ms)
-{
-    char path[64], stat[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    for (int waited = 0; waited < timeout_ms; waited += 100) {
-        FILE *f = fopen(path, "r");
-        char *end = f && fgets(stat, sizeof stat, f) ? strrchr(stat, ')') : NULL;
-        if (f)
-            fclose(f);
-        if (!end || end[1] == '\0' || end[2] == 'Z')
-            return;
-        usleep(100000);
-    }
-}
-
 /* Registered after the harness's own exit handler, so it runs first: a failed check must not
  * leave the server to the harness's SIGKILL, which would keep its name registered. */
 static void stop_at_exit(void)
 {
-    if (jackd_pid > 0 && kill(jackd_pid, SIGTERM) == 0)
-        wait_gone(jackd_pid, 5000);
+    tolk_harness_term_and_wait(jackd_pid, 5000);
     jackd_pid = 0;
 }
 

@@ -106,19 +106,7 @@ static int jackd_pid; /* the running jackd's, 0 when none */
  * SIGTERM lets it unregister; registered after the harness's exit handler, so it runs first. */
 static void stop_jackd_at_exit(void)
 {
-    char path[64], stat[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", jackd_pid);
-    if (jackd_pid <= 0 || kill(jackd_pid, SIGTERM) != 0)
-        return;
-    for (int i = 0; i < 50; i++) { /* until it is a zombie (the harness reaps it) */
-        FILE *f = fopen(path, "r");
-        char *end = f && fgets(stat, sizeof stat, f) ? strrchr(stat, ')') : NULL;
-        if (f)
-            fclose(f);
-        if (!end || end[1] == '\0' || end[2] == 'Z')
-            return;
-        usleep(100000);
-    }
+    tolk_harness_term_and_wait(jackd_pid, 5000);
 }
 
 static void note_jackd_pid(void)
